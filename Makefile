@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Both create .venv (once) and install dfbench with its test extras, pinned by constraints.txt.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.dfbench-installed
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install run test bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip -c constraints.txt
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dfbench run --grid quick
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider -o addopts=""

@@ -1,0 +1,216 @@
+"""Grid files: which detectors, attacks, norms and epsilons to run, and on what data.
+
+A grid is a TOML file (``quick`` and ``full`` ship in ``benchmark/grids/``)::
+
+    name = "quick"
+    seed = 0
+    [data]
+    dataset = "mini"       # a registered dataset
+    image_size = 64
+    split = "test"
+    max_samples = 160      # optional: the first N samples of the split
+    [[detectors]]
+    name = "custom_cnn"    # optional: weights = "path/to/file.safetensors"
+    [[attacks]]
+    name = "pgd"
+    norm = "linf"
+    backend = "torchattacks"
+    eps = ["1/255", "2/255", 0.03]   # numbers or "a/b" fractions
+    steps = 10             # any other key is passed to the attack
+
+Everything is validated when the file is loaded, before any compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..attacks import attacks, create_attack
+from ..data import SPLITS, datasets
+from ..detectors import detectors
+from ..errors import ConfigError
+
+GRIDS_DIR = Path(__file__).parent / "grids"
+TOP_KEYS = {"name", "seed", "batch_size", "data", "detectors", "attacks"}
+DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    weights: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    name: str
+    norm: str
+    backend: str
+    eps: tuple[float, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a detector under one attack at one epsilon."""
+
+    detector: DetectorSpec
+    attack: AttackSpec
+    eps: float
+
+    def spec(self, grid: Grid) -> dict[str, Any]:
+        return {
+            "detector": self.detector.name, "detector_params": self.detector.params, "defenses": "",
+            "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
+            "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
+            "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
+        }
+
+    def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:
+        """Identity of the cell's result: same key, same numbers."""
+        payload = {**self.spec(grid), "weights": weights_sha256, "data": dataset_fingerprint}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+    def seed(self, grid: Grid) -> int:
+        """A per-cell seed that does not depend on the order cells run in."""
+        return int(hashlib.sha256(json.dumps(self.spec(grid), sort_keys=True).encode()).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    seed: int
+    dataset: str
+    image_size: int
+    split: str
+    max_samples: int | None
+    batch_size: int
+    detectors: tuple[DetectorSpec, ...]
+    attacks: tuple[AttackSpec, ...]
+    sha256: str = ""
+
+    def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
+        dets = self.detectors if detector is None else (detector,)
+        return [Cell(d, a, eps) for d in dets for a in self.attacks for eps in a.eps]
+
+
+def parse_eps(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: eps {value!r} is not a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'")
+
+
+def _check_keys(table: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise ConfigError(f"{where}: missing '{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+def resolve_grid_path(name_or_path: str | Path) -> Path:
+    """A shipped grid by name (``quick``, ``full``) or a path to a TOML file."""
+    shipped = GRIDS_DIR / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return shipped
+    path = Path(name_or_path)
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in GRIDS_DIR.glob("*.toml")))
+        raise ConfigError(f"grid {str(name_or_path)!r} is neither a shipped grid ({names}) nor a file")
+    return path
+
+
+def load_grid(name_or_path: str | Path) -> Grid:
+    path = resolve_grid_path(name_or_path)
+    raw = path.read_bytes()
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
+    grid = parse_grid(doc, str(path))
+    return Grid(**{**grid.__dict__, "sha256": hashlib.sha256(raw).hexdigest()})
+
+
+def parse_grid(doc: dict, where: str = "grid") -> Grid:
+    """Validate a parsed grid document; every error names the offending entry."""
+    _check_keys(doc, TOP_KEYS, where)
+    data = _require(doc, "data", dict, where)
+    _check_keys(data, DATA_KEYS, f"{where} [data]")
+    dataset = _require(data, "dataset", str, f"{where} [data]")
+    if dataset not in datasets:
+        raise ConfigError(f"{where} [data]: unknown dataset {dataset!r}; known: {', '.join(datasets.names())}")
+    image_size = data.get("image_size", 64)
+    split = data.get("split", "test")
+    max_samples = data.get("max_samples")
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 16 <= image_size <= 1024:
+        raise ConfigError(f"{where} [data]: image_size must be an integer in 16..1024, got {image_size!r}")
+    if split not in SPLITS:
+        raise ConfigError(f"{where} [data]: split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if max_samples is not None and (not isinstance(max_samples, int) or max_samples < 1):
+        raise ConfigError(f"{where} [data]: max_samples must be a positive integer, got {max_samples!r}")
+    seed = doc.get("seed", 0)
+    batch_size = doc.get("batch_size", 64)
+    for key, value in (("seed", seed), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
+            raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
+
+    dets = []
+    for i, entry in enumerate(_require(doc, "detectors", list, where)):
+        w = f"{where} detectors[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{w}: expected a table")
+        name = _require(entry, "name", str, w)
+        detectors.get(name)  # unknown name -> one-line error
+        weights = entry.get("weights")
+        if weights is not None and not Path(weights).is_file():
+            raise ConfigError(f"{w}: weights file {weights} does not exist")
+        params = {k: v for k, v in entry.items() if k not in ("name", "weights")}
+        dets.append(DetectorSpec(name, weights, params))
+    if not dets:
+        raise ConfigError(f"{where}: no detectors")
+    names = [d.name for d in dets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: a detector is listed twice")
+
+    atts = []
+    for i, entry in enumerate(_require(doc, "attacks", list, where)):
+        w = f"{where} attacks[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{w}: expected a table")
+        name = _require(entry, "name", str, w)
+        attacks.get(name)
+        eps_list = _require(entry, "eps", list, w)
+        if not eps_list:
+            raise ConfigError(f"{w}: empty eps list")
+        eps = tuple(sorted({parse_eps(e, w) for e in eps_list}))
+        params = {k: v for k, v in entry.items() if k not in ("name", "eps")}
+        for e in eps:  # building each attack checks norm, backend, eps and parameters now
+            attack = create_attack(name, eps=e, **params)
+        atts.append(AttackSpec(name, attack.norm, attack.backend, eps,
+                               {k: v for k, v in params.items() if k not in ("norm", "backend")}))
+    if not atts:
+        raise ConfigError(f"{where}: no attacks")
+    return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
+                split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
+                attacks=tuple(atts))

@@ -1,0 +1,150 @@
+"""The results store: one SQLite file, one row per grid cell plus its per-sample scores.
+
+Each cell is written in a single transaction (record and samples together), so a run
+killed at any moment leaves only whole cells; WAL journaling keeps readers unblocked.
+All SQL is parameterized.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DfbenchError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """One grid cell's result. Numbers are numbers; NaN (undefined) is stored as NULL."""
+
+    key: str
+    status: str  # "ok" | "failed"
+    error: str
+    detector: str
+    weights_sha256: str
+    defenses: str
+    attack: str
+    backend: str
+    norm: str
+    eps: float
+    attack_params: str  # JSON object
+    dataset: str
+    dataset_fingerprint: str
+    split: str
+    image_size: int
+    n_samples: int
+    threshold: float
+    clean_acc: float
+    clean_auc: float
+    clean_precision: float
+    clean_recall: float
+    clean_f1: float
+    adv_acc: float
+    adv_auc: float
+    adv_precision: float
+    adv_recall: float
+    adv_f1: float
+    evasion_rate: float
+    linf_mean: float
+    linf_max: float
+    l2_mean: float
+    l2_max: float
+    seconds: float
+    seed: int
+    grid: str
+    grid_sha256: str
+    dfbench_version: str
+    git_sha: str
+
+
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
+COLUMNS = [f.name for f in fields(CellRecord)]
+
+
+def _ddl() -> str:
+    def column(f) -> str:
+        sql_type = _SQL_TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
+        constraint = " PRIMARY KEY" if f.name == "key" else " NOT NULL" if sql_type != "REAL" else ""
+        return f"{f.name} {sql_type}{constraint}"
+
+    cols = ",\n  ".join(column(f) for f in fields(CellRecord))
+    return f"""
+CREATE TABLE IF NOT EXISTS cells (
+  {cols},
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS samples (
+  key TEXT NOT NULL REFERENCES cells(key) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  label INTEGER NOT NULL,
+  clean_score REAL NOT NULL,
+  adv_score REAL NOT NULL,
+  PRIMARY KEY (key, idx)
+);
+"""
+
+
+def _sql_value(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+class Store:
+    """Results of one results directory: ``<dir>/results.sqlite``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise DfbenchError(f"results store {self.path} has schema {version}; this dfbench reads "
+                                   f"{SCHEMA_VERSION}")
+            with self.conn:
+                self.conn.executescript(_ddl())
+                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise DfbenchError(f"cannot open results store {self.path}: {exc} "
+                               "(is the results directory writable?)") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def done_keys(self) -> set[str]:
+        return {k for (k,) in self.conn.execute("SELECT key FROM cells WHERE status = 'ok'")}
+
+    def put(self, record: CellRecord, labels=None, clean_scores=None, adv_scores=None) -> None:
+        """Write one cell and its per-sample scores atomically (replacing a failed attempt)."""
+        row = asdict(record)
+        placeholders = ", ".join("?" for _ in COLUMNS)
+        try:
+            with self.conn:
+                self.conn.execute("DELETE FROM cells WHERE key = ?", (record.key,))
+                self.conn.execute(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                                  [_sql_value(row[c]) for c in COLUMNS])
+                if labels is not None:
+                    self.conn.executemany(
+                        "INSERT INTO samples (key, idx, label, clean_score, adv_score) VALUES (?, ?, ?, ?, ?)",
+                        [(record.key, i, int(lab), float(c), float(a))
+                         for i, (lab, c, a) in enumerate(zip(labels, clean_scores, adv_scores))])
+        except sqlite3.Error as exc:
+            raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
+
+    def records(self, status: str | None = "ok") -> pd.DataFrame:
+        query, args = "SELECT * FROM cells", ()
+        if status is not None:
+            query, args = query + " WHERE status = ?", (status,)
+        return pd.read_sql_query(query + " ORDER BY detector, attack, norm, eps", self.conn, params=args)
+
+    def samples(self) -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT s.key, s.idx, s.label, s.clean_score, s.adv_score FROM samples s "
+            "JOIN cells c ON c.key = s.key WHERE c.status = 'ok'", self.conn)

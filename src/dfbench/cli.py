@@ -1,0 +1,159 @@
+"""The `dfbench` command line: run | train | list | table."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import DfbenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Adversarial-robustness benchmark for deepfake detectors.")
+log = logging.getLogger("dfbench")
+
+
+def default_cache() -> Path:
+    """Trained checkpoints live here: $DFBENCH_CACHE, else ~/.cache/dfbench/checkpoints."""
+    env = os.environ.get("DFBENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "dfbench" / "checkpoints"
+
+
+def user_errors(fn):
+    """Turn a DfbenchError into a one-line message and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DfbenchError as exc:
+            typer.echo(f"dfbench: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("dfbench: interrupted; run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("PIL", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every training epoch.")]
+Cache = Annotated[Optional[Path], typer.Option(help="Checkpoint cache [default: $DFBENCH_CACHE or "
+                                                    "~/.cache/dfbench/checkpoints].")]
+
+
+@app.command()
+@user_errors
+def run(
+    grid: Annotated[str, typer.Option(help="A shipped grid (quick, full) or a TOML file.")] = "quick",
+    out: Annotated[Path, typer.Option(help="Results directory (SQLite store and tables).")] = Path("results"),
+    detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
+    max_samples: Annotated[Optional[int], typer.Option(help="Evaluate the first N samples only.")] = None,
+    cache: Cache = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
+    from tqdm import tqdm
+
+    from .benchmark import Store, load_grid, run_grid
+    from .benchmark.grid import DetectorSpec
+    from .leaderboards import leaderboard, to_markdown, write_tables
+
+    _setup_logging(verbose)
+    spec = load_grid(grid)
+    if detector:
+        from .detectors import detectors
+        for name in detector:
+            detectors.get(name)
+        spec = replace(spec, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector)))
+    if max_samples is not None:
+        if max_samples < 1:
+            raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
+        spec = replace(spec, max_samples=max_samples)
+    store = Store(out / "results.sqlite")
+    with tqdm(total=len(spec.cells()), desc="cells", unit="cell", file=sys.stderr) as bar:
+        def progress(n: int, desc: str) -> None:
+            bar.set_postfix_str(desc, refresh=False)
+            bar.update(n)
+
+        summary = run_grid(spec, store, cache or default_cache(), progress)
+    table = leaderboard(store)
+    paths = write_tables(table, out) if not table.empty else []
+    typer.echo(to_markdown(table) if not table.empty else "(no results)")
+    typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
+               f"{summary.failed} failed. Store: {store.path}" + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def train(
+    detector: Annotated[str, typer.Argument(help="A registered detector name.")],
+    dataset: Annotated[str, typer.Option(help="A registered dataset.")] = "mini",
+    image_size: Annotated[int, typer.Option(help="Square input size.")] = 64,
+    seed: int = 0,
+    epochs: Annotated[int, typer.Option(help="Most epochs; early stopping on val loss may end sooner.")] = 40,
+    out: Annotated[Optional[Path], typer.Option(help="Weights file [default: the cache path `run` uses].")] = None,
+    cache: Cache = None,
+    verbose: Verbose = False,
+) -> None:
+    """Train a detector from scratch; writes safetensors weights and a JSON card."""
+    from .data import datasets
+    from .detectors import detectors
+    from .train import TrainConfig, cache_path, train_detector
+
+    _setup_logging(verbose)
+    detectors.get(detector)
+    datasets.get(dataset)
+    if epochs < 1:
+        raise DfbenchError(f"--epochs must be >= 1, got {epochs}")
+    path = out or cache_path(cache or default_cache(), detector, dataset, image_size, seed)
+    card = train_detector(detector, dataset, image_size, path, TrainConfig(epochs=epochs, seed=seed))
+    typer.echo(f"{detector}: val acc {card.val['acc']:.3f}, AUC {card.val['auc']:.3f} "
+               f"(epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
+
+
+@app.command("list")
+@user_errors
+def list_components() -> None:
+    """List the registered detectors, attacks, defenses and datasets, and the shipped grids."""
+    from . import list_attacks, list_datasets, list_defenses, list_detectors
+    from .benchmark.grid import GRIDS_DIR
+
+    for kind, names in (("detectors", list_detectors()), ("attacks", list_attacks()),
+                        ("defenses", list_defenses()), ("datasets", list_datasets()),
+                        ("grids", sorted(p.stem for p in GRIDS_DIR.glob("*.toml")))):
+        typer.echo(f"{kind}: {', '.join(names) if names else '(none registered)'}")
+
+
+@app.command()
+@user_errors
+def table(out: Annotated[Path, typer.Option(help="Results directory of a run.")] = Path("results")) -> None:
+    """Print (and rewrite) the leaderboard table of a results directory."""
+    from .benchmark import Store
+    from .leaderboards import leaderboard, to_markdown, write_tables
+
+    path = out / "results.sqlite"
+    if not path.is_file():
+        raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
+    result = leaderboard(Store(path))
+    if result.empty:
+        raise DfbenchError(f"{path} holds no finished cells")
+    write_tables(result, out)
+    typer.echo(to_markdown(result))
+
+
+def main() -> None:
+    app()

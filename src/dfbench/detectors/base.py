@@ -1,0 +1,65 @@
+"""The one interface every detector implements."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .._registry import Registry
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Detector(nn.Module):
+    """Maps RGB in [0, 1] to logits over (real, fake); owns its normalization.
+
+    Subclasses implement :meth:`classify` on normalized input. Attacks therefore work in
+    [0, 1] pixel space and an epsilon means the same for every detector.
+
+    Shape:
+        - input: ``(N, 3, H, W)`` for ``modality == "image"``, ``(N, T, 3, H, W)`` for video,
+          values in [0, 1]
+        - output: ``(N, 2)`` logits, class 0 = real, class 1 = fake
+    """
+
+    modality: ClassVar[Literal["image", "video"]] = "image"
+
+    def __init__(
+        self,
+        input_size: tuple[int, int] = (64, 64),
+        mean: tuple[float, float, float] = IMAGENET_MEAN,
+        std: tuple[float, float, float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.register_buffer("mean", torch.tensor(mean).view(3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(3, 1, 1), persistent=False)
+
+    def normalize(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classify(self.normalize(x))
+
+    def classify(self, z: Tensor) -> Tensor:
+        """Logits ``(N, 2)`` from normalized input."""
+        raise NotImplementedError
+
+    def score(self, x: Tensor) -> Tensor:
+        """Probability of fake, shape ``(N,)``."""
+        return self(x).softmax(dim=1)[:, 1]
+
+    @staticmethod
+    def two_logits(z: Tensor) -> Tensor:
+        """Adapt a single fake-logit head ``(N, 1)`` to two logits ``[0, z]``.
+
+        ``softmax([0, z])[1] == sigmoid(z)``, so the model is the papers' sigmoid head.
+        """
+        return torch.cat([torch.zeros_like(z), z], dim=1)
+
+
+detectors: Registry[Detector] = Registry("detector", "dfbench.detectors")
+register_detector = detectors.register

@@ -1,0 +1,123 @@
+"""Checkpoints: safetensors weights plus a small JSON card, and the trained-on-first-use cache.
+
+No pickle anywhere: weights are safetensors (a ``.pt``/``.pth`` file is read with
+``torch.load(weights_only=True)``), cards are JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+from ..errors import CheckpointError
+from ..detectors.base import Detector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a checkpoint is: enough provenance to trust or reproduce it."""
+
+    detector: str
+    dataset: str
+    dataset_fingerprint: str
+    input_size: tuple[int, int]
+    seed: int
+    epochs_run: int
+    best_epoch: int
+    threshold: float
+    val: dict[str, float]
+    sha256: str
+    dfbench_version: str = __version__
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(detector: Detector, path: Path, card_fields: dict) -> Card:
+    """Write ``path`` (safetensors) and ``path.with_suffix('.json')`` atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in detector.state_dict().items()}
+    _atomic_write(path, lambda tmp: save_file(state, tmp))
+    card = Card(sha256=sha256_file(path), **card_fields)
+    _atomic_write(card_path(path), lambda tmp: Path(tmp).write_text(json.dumps(asdict(card), indent=2)))
+    return card
+
+
+def card_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def read_card(path: Path) -> Card | None:
+    """The card next to a weights file, or None when there is none."""
+    cp = card_path(path)
+    if not cp.exists():
+        return None
+    try:
+        data = json.loads(cp.read_text())
+        data["input_size"] = tuple(data["input_size"])
+        return Card(**data)
+    except (json.JSONDecodeError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint card {cp} is malformed: {exc}") from None
+
+
+def load_weights(detector: Detector, path: Path) -> str:
+    """Load weights into ``detector`` (strictly) and return the file's sha256.
+
+    Raises CheckpointError for a missing, unreadable, tampered or mismatched file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    digest = sha256_file(path)
+    card = read_card(path)
+    if card is not None and card.sha256 != digest:
+        raise CheckpointError(f"checkpoint {path} does not match the sha256 in its card (file changed?)")
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} could not be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} does not hold a state dict")
+    try:
+        detector.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
+                              f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
+    return digest
+
+
+def cache_path(cache_dir: Path, detector: str, dataset: str, image_size: int, seed: int, tag: str = "") -> Path:
+    """Where the trained-on-first-use checkpoint of a detector lives."""
+    suffix = f"_{tag}" if tag else ""
+    return Path(cache_dir) / detector / f"{dataset}{image_size}_seed{seed}{suffix}.safetensors"
