@@ -66,7 +66,9 @@ def run(
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
     from tqdm import tqdm
 
-    from .benchmark import Store, load_grid, run_grid
+    from .benchmark.grid import load_grid
+    from .benchmark.runner import run_grid
+    from .benchmark.store import Store
     from .benchmark.grid import DetectorSpec
     from .leaderboards import leaderboard, to_markdown, write_tables
 
@@ -142,7 +144,7 @@ def list_components() -> None:
 @user_errors
 def table(out: Annotated[Path, typer.Option(help="Results directory of a run.")] = Path("results")) -> None:
     """Print (and rewrite) the leaderboard table of a results directory."""
-    from .benchmark import Store
+    from .benchmark.store import Store
     from .leaderboards import leaderboard, to_markdown, write_tables
 
     path = out / "results.sqlite"

@@ -5,15 +5,15 @@ class DfbenchError(Exception):
     """A problem with the user's input or environment, explained in one line."""
 
 
-class UnknownComponentError(DfbenchError, KeyError):
+class ConfigError(DfbenchError, ValueError):
+    """A malformed grid file, option or component parameter."""
+
+
+class UnknownComponentError(ConfigError, KeyError):
     """A name that no registry knows."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
-
-
-class ConfigError(DfbenchError, ValueError):
-    """A malformed grid file, option or component parameter."""
 
 
 class CheckpointError(DfbenchError):

@@ -1,7 +1,1 @@
-"""The benchmark harness: grid files, cells, the runner, the results store and metrics."""
-
-from .grid import Cell, Grid, load_grid
-from .runner import RunSummary, run_grid
-from .store import CellRecord, Store
-
-__all__ = ["Cell", "CellRecord", "Grid", "RunSummary", "Store", "load_grid", "run_grid"]
+"""The benchmark harness: grid.py (grid files, cells), runner.py, store.py (SQLite), metrics.py."""

@@ -1,0 +1,138 @@
+"""Attacks: budgets, seeds, and torchattacks against dfbench's native reference loop."""
+
+import pytest
+import torch
+
+from dfbench.attacks import Attack, BudgetError, create_attack
+from dfbench.attacks import _native
+from dfbench.errors import ConfigError
+
+CASES = [
+    ("fgsm", "linf", "torchattacks", 8 / 255),
+    ("fgsm", "linf", "native", 8 / 255),
+    ("pgd", "linf", "torchattacks", 4 / 255),
+    ("pgd", "linf", "native", 4 / 255),
+    ("pgd", "l2", "torchattacks", 0.5),
+    ("pgd", "l2", "native", 0.5),
+]
+
+
+@pytest.fixture(scope="module")
+def batch(mini32):
+    test = mini32["test"]
+    return test.images[:48], test.labels[:48]
+
+
+@pytest.mark.parametrize("name,norm,backend,eps", CASES)
+def test_budget_and_range(trained_tiny, batch, name, norm, backend, eps):
+    x, y = batch
+    x_adv = create_attack(name, eps=eps, norm=norm, backend=backend).perturb(trained_tiny.detector, x, y)
+    delta = (x_adv - x).flatten(1)
+    size = delta.abs().amax(1) if norm == "linf" else delta.norm(dim=1)
+    assert (size <= eps * (1 + 1e-5)).all()
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    assert size.max() > 0.5 * eps  # it did perturb
+    # the attack raised the loss on average
+    loss = torch.nn.functional.cross_entropy
+    det = trained_tiny.detector
+    with torch.no_grad():
+        assert loss(det(x_adv), y) > loss(det(x), y)
+
+
+@pytest.mark.parametrize("name,norm,backend,eps", CASES)
+def test_same_seed_same_output(trained_tiny, batch, name, norm, backend, eps):
+    x, y = batch
+    a = create_attack(name, eps=eps, norm=norm, backend=backend, seed=7).perturb(trained_tiny.detector, x, y)
+    b = create_attack(name, eps=eps, norm=norm, backend=backend, seed=7).perturb(trained_tiny.detector, x, y)
+    assert torch.equal(a, b)
+
+
+def test_different_seed_changes_the_random_start(trained_tiny, batch):
+    x, y = batch
+    a = create_attack("pgd", eps=4 / 255, seed=1).perturb(trained_tiny.detector, x, y)
+    b = create_attack("pgd", eps=4 / 255, seed=2).perturb(trained_tiny.detector, x, y)
+    assert not torch.equal(a, b)
+
+
+def _robust_acc(det, x_adv, y):
+    with torch.no_grad():
+        return (det(x_adv).argmax(1) == y).float().mean().item()
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 2 / 255), ("linf", 4 / 255), ("l2", 0.25)])
+def test_torchattacks_pgd_agrees_with_native_pgd(trained_tiny, mini32, norm, eps):
+    det = trained_tiny.detector
+    x, y = mini32["test"].images, mini32["test"].labels
+    ta = create_attack("pgd", eps=eps, norm=norm, backend="torchattacks", steps=10).perturb(det, x, y)
+    nat = create_attack("pgd", eps=eps, norm=norm, backend="native", steps=10).perturb(det, x, y)
+    clean = _robust_acc(det, x, y)
+    acc_ta, acc_nat = _robust_acc(det, ta, y), _robust_acc(det, nat, y)
+    assert acc_ta < clean and acc_nat < clean
+    # different random starts, same algorithm: within 4 samples in 160
+    assert abs(acc_ta - acc_nat) <= 4 / len(y), (acc_ta, acc_nat)
+
+
+def test_fgsm_backends_are_identical(trained_tiny, batch):
+    x, y = batch
+    ta = create_attack("fgsm", eps=4 / 255, backend="torchattacks").perturb(trained_tiny.detector, x, y)
+    nat = create_attack("fgsm", eps=4 / 255, backend="native").perturb(trained_tiny.detector, x, y)
+    assert torch.allclose(ta, nat, atol=1e-6)
+
+
+def test_native_pgd_matches_a_hand_written_loop(trained_tiny, batch):
+    """The reference loop itself against the textbook formula (no random start)."""
+    det, (x, y) = trained_tiny.detector, batch
+    eps, alpha, steps = 4 / 255, 1 / 255, 5
+    ours = _native.pgd(det, x, y, eps=eps, norm="linf", alpha=alpha, steps=steps, random_start=False)
+    ref = x.clone()
+    for _ in range(steps):
+        ref.requires_grad_(True)
+        grad, = torch.autograd.grad(torch.nn.functional.cross_entropy(det(ref), y), ref)
+        ref = torch.min(torch.max(ref.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    assert torch.allclose(ours, ref, atol=1e-6)
+
+
+def test_eps_zero_returns_the_input(trained_tiny, batch):
+    x, y = batch
+    assert torch.equal(create_attack("pgd", eps=0.0).perturb(trained_tiny.detector, x, y), x)
+
+
+def test_parameters_are_frozen_during_and_restored_after(trained_tiny, batch):
+    det, (x, y) = trained_tiny.detector, batch
+    seen = []
+
+    class Spy(Attack):
+        name = "spy"
+
+        def run(self, detector, x, y):
+            seen.append(any(p.requires_grad for p in detector.parameters()))
+            return x
+
+    Spy(eps=0.1).perturb(det, x, y)
+    assert seen == [False]
+    assert all(p.requires_grad for p in det.parameters())
+
+
+def test_an_attack_that_breaks_its_budget_is_caught(trained_tiny, batch):
+    class Cheat(Attack):
+        name = "cheat"
+
+        def run(self, detector, x, y):
+            return (x + 3 * self.eps).clamp(0, 1)
+
+    with pytest.raises(BudgetError, match="exceeded its budget"):
+        Cheat(eps=0.01).perturb(trained_tiny.detector, *batch)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(name="fgsm", eps=0.1, norm="l2"), "supports norms linf"),
+    (dict(name="pgd", eps=0.1, backend="foolbox"), "has backends"),
+    (dict(name="pgd", eps=-1.0), "eps must be"),
+    (dict(name="pgd", eps=8.0, norm="linf"), "covers the whole"),
+    (dict(name="pgd", eps=0.1, steps=0), "steps must be"),
+    (dict(name="pgd", eps=0.1, colour="red"), "unexpected keyword"),
+])
+def test_bad_attack_parameters_are_clear_errors(kwargs, message):
+    name = kwargs.pop("name")
+    with pytest.raises(ConfigError, match=message):
+        create_attack(name, **kwargs)

@@ -1,0 +1,34 @@
+import pytest
+
+TINY_GRID = """
+name = "tiny"
+seed = 0
+batch_size = 24
+[data]
+dataset = "mini"
+image_size = 32
+split = "test"
+max_samples = 48
+[[detectors]]
+name = "test_tiny_cnn"
+[[attacks]]
+name = "fgsm"
+eps = ["2/255", "4/255"]
+[[attacks]]
+name = "pgd"
+norm = "linf"
+steps = 3
+eps = ["2/255", "4/255", "8/255"]
+[[attacks]]
+name = "pgd"
+norm = "l2"
+steps = 3
+eps = [0.25]
+"""
+
+
+@pytest.fixture
+def tiny_grid_file(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_GRID)
+    return path

@@ -1,0 +1,63 @@
+import pytest
+
+from dfbench.benchmark.grid import load_grid, parse_eps
+from dfbench.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", ["quick", "full"])
+def test_shipped_grids_load(name):
+    grid = load_grid(name)
+    assert grid.cells() and grid.sha256
+    assert all(0 <= c.eps for c in grid.cells())
+
+
+def test_cells_expand_detector_attack_eps(tiny_grid_file):
+    grid = load_grid(tiny_grid_file)
+    assert len(grid.cells()) == 2 + 3 + 1
+    assert grid.attacks[0].eps == (2 / 255, 4 / 255)
+    keys = {c.key(grid, "w", "d") for c in grid.cells()}
+    assert len(keys) == 6
+    assert {c.seed(grid) for c in grid.cells()} != {grid.cells()[0].seed(grid)}
+
+
+def test_eps_fractions():
+    assert parse_eps("8/255", "x") == 8 / 255
+    assert parse_eps(0.5, "x") == 0.5
+    for bad in ("eight", "1/0", True, None):
+        with pytest.raises(ConfigError):
+            parse_eps(bad, "x")
+
+
+def _grid(tmp_path, text):
+    p = tmp_path / "g.toml"
+    p.write_text(text)
+    return p
+
+
+BASE = '[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
+
+
+@pytest.mark.parametrize("text,message", [
+    ("this is = = not toml", "not valid TOML"),
+    (BASE, "missing 'attacks'"),
+    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\ncolour = 1\n', "unexpected keyword"),
+    (BASE + '[[attacks]]\nname = "nope"\neps = [0.1]\n', "unknown attack 'nope'"),
+    (BASE + '[[attacks]]\nname = "pgd"\neps = []\n', "empty eps"),
+    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\nbackend = "foolbox"\n', "has backends"),
+    (BASE + '[[attacks]]\nname = "fgsm"\nnorm = "l2"\neps = [0.1]\n', "supports norms"),
+    ('typo = 1\n' + BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\n', "unknown key"),
+    ('[data]\ndataset = "imagenet"\n[[detectors]]\nname = "x"\n', "unknown dataset 'imagenet'"),
+    ('[data]\ndataset = "mini"\n[[detectors]]\nname = "nope"\n[[attacks]]\nname = "pgd"\neps = [0.1]\n',
+     "unknown detector 'nope'"),
+    (BASE.replace('"test_tiny_cnn"', '"test_tiny_cnn"\nweights = "/no/such.safetensors"')
+     + '[[attacks]]\nname = "pgd"\neps = [0.1]\n', "does not exist"),
+    ('[data]\ndataset = "mini"\nsplit = "dev"\n', "split must be"),
+])
+def test_malformed_grids_are_clear_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_grid(_grid(tmp_path, text))
+
+
+def test_unknown_grid_name():
+    with pytest.raises(ConfigError, match="neither a shipped grid"):
+        load_grid("no-such-grid")

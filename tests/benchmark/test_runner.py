@@ -1,0 +1,105 @@
+"""End to end: a tiny grid through the runner and the store, resumed and repeated."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from dfbench.benchmark.grid import load_grid
+from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.store import Store
+
+VOLATILE = ["seconds", "created_at"]
+
+
+def _records(path):
+    df = Store(path).records().drop(columns=VOLATILE)
+    return df.sort_values("key").reset_index(drop=True)
+
+
+def test_run_stores_every_cell_and_resumes(tiny_grid_file, cache_dir, tmp_path):
+    grid = load_grid(tiny_grid_file)
+    store = Store(tmp_path / "results.sqlite")
+    first = run_grid(grid, store, cache_dir)
+    assert (first.ran, first.skipped, first.failed) == (6, 0, 0)
+    records = store.records()
+    assert len(records) == 6 and (records.n_samples == 48).all()
+    assert (records.adv_acc <= records.clean_acc + 1e-9).all()
+    assert (records.linf_max[records.norm == "linf"] <= records.eps[records.norm == "linf"] + 1e-6).all()
+    assert len(store.samples()) == 6 * 48
+    second = run_grid(grid, store, cache_dir)
+    assert (second.ran, second.skipped) == (0, 6)
+    assert len(store.records()) == 6
+
+
+def test_same_seed_same_records(tiny_grid_file, cache_dir, tmp_path):
+    grid = load_grid(tiny_grid_file)
+    for name in ("a", "b"):
+        run_grid(grid, Store(tmp_path / name / "results.sqlite"), cache_dir)
+    pd.testing.assert_frame_equal(_records(tmp_path / "a" / "results.sqlite"),
+                                  _records(tmp_path / "b" / "results.sqlite"))
+
+
+def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tiny_grid_file, cache_dir, tmp_path, monkeypatch):
+    from dfbench.benchmark import runner
+
+    real = runner.attack_in_batches
+
+    def flaky(attack, detector, split, batch_size):
+        if attack.name == "fgsm":
+            raise RuntimeError("boom")
+        return real(attack, detector, split, batch_size)
+
+    monkeypatch.setattr(runner, "attack_in_batches", flaky)
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(tiny_grid_file), store, cache_dir)
+    assert (summary.ran, summary.failed) == (4, 2)
+    failed = store.records(status="failed")
+    assert len(failed) == 2 and failed.error.str.contains("boom").all()
+    monkeypatch.setattr(runner, "attack_in_batches", real)
+    again = run_grid(load_grid(tiny_grid_file), store, cache_dir)  # failed cells are retried
+    assert (again.ran, again.skipped, again.failed) == (2, 4, 0)
+    assert store.records(status="failed").empty
+
+
+def _cli(args, env):
+    return [sys.executable, "-m", "dfbench", *args]
+
+
+def test_killed_run_resumes_to_the_same_results(tiny_grid_file, cache_dir, tmp_path):
+    """SIGKILL the runner after its first cells land, resume, compare with an uninterrupted run."""
+    env = {**os.environ, "DFBENCH_CACHE": str(cache_dir)}
+    reference = tmp_path / "reference"
+    subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(reference)], env), env=env,
+                   check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    db = killed / "results.sqlite"
+    for _ in range(2):  # kill twice at different points
+        proc = subprocess.Popen(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)], env), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if db.exists():
+                with sqlite3.connect(db) as c:
+                    try:
+                        n = c.execute("SELECT count(*) FROM cells").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        n = 0
+                if n >= 1 + 2 * _:
+                    break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done_before = len(Store(db).records())
+    assert 1 <= done_before
+    out = subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)], env), env=env,
+                         check=True, capture_output=True, text=True)
+    assert f"{done_before} already done" in out.stdout
+    pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(db))
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM samples").fetchone()[0] == 6 * 48

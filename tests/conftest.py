@@ -1,0 +1,43 @@
+"""Shared fixtures: a tiny detector trained once per session on `mini` at 32x32."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TINY = "test_tiny_cnn"
+SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """A checkpoint cache shared by the session; the tiny detector is trained into it once."""
+    from dfbench.train import TrainConfig, cache_path, train_detector
+
+    cache = tmp_path_factory.mktemp("checkpoints")
+    train_detector(TINY, "mini", SIZE, cache_path(cache, TINY, "mini", SIZE, 0), TrainConfig(epochs=6, seed=0))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(cache_dir):
+    from dfbench.train import trained_detector
+
+    return trained_detector(TINY, "mini", SIZE, cache_dir)
+
+
+@pytest.fixture(scope="session")
+def mini32():
+    from dfbench.data import create_dataset
+
+    return create_dataset("mini", image_size=SIZE)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
