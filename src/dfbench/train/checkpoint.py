@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ def load_weights(detector: Detector, path: Path) -> str:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+    except (SafetensorError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"checkpoint {path} could not be read: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")

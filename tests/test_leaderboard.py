@@ -1,0 +1,40 @@
+"""The leaderboard's robust accuracy: per-sample worst case over attacks, monotone in eps."""
+
+import pandas as pd
+import pytest
+
+from dfbench.leaderboards.table import eps_label, robust_accuracy
+
+
+def _rows(cells):
+    """cells: (key, attack, eps, adv_scores); 4 samples, labels 0,1,1,1, threshold 0.5."""
+    labels = [0, 1, 1, 1]
+    clean = [0.2, 0.9, 0.9, 0.3]  # sample 3 is already wrong clean
+    records, samples = [], []
+    for key, attack, eps, adv in cells:
+        records.append({"key": key, "detector": "d", "defenses": "", "weights_sha256": "w", "dataset": "mini",
+                        "norm": "linf", "eps": eps, "attack": attack, "threshold": 0.5})
+        samples += [{"key": key, "idx": i, "label": labels[i], "clean_score": clean[i], "adv_score": a}
+                    for i, a in enumerate(adv)]
+    return pd.DataFrame(records), pd.DataFrame(samples)
+
+
+def test_worst_case_over_attacks_and_monotone_in_eps():
+    records, samples = _rows([
+        ("a1", "fgsm", 0.01, [0.2, 0.1, 0.9, 0.3]),  # fools sample 1
+        ("b1", "pgd", 0.01, [0.2, 0.9, 0.9, 0.3]),   # fools nothing
+        ("a2", "fgsm", 0.02, [0.2, 0.9, 0.9, 0.3]),  # at larger eps fgsm "misses" sample 1 again
+        ("b2", "pgd", 0.02, [0.7, 0.9, 0.9, 0.3]),   # fools sample 0
+    ])
+    out = robust_accuracy(records, samples).set_index("eps")
+    # clean: samples 0,1,2 right (3/4). eps 0.01: worst case loses sample 1 -> 2/4.
+    assert out.loc[0.01, "robust_acc"] == pytest.approx(0.5)
+    # eps 0.02: sample 1 stays fooled (monotone), sample 0 fooled by pgd -> only sample 2 -> 1/4
+    assert out.loc[0.02, "robust_acc"] == pytest.approx(0.25)
+    assert out.loc[0.02, "attacks"] == "fgsm,pgd"
+
+
+def test_eps_labels():
+    assert eps_label("linf", 8 / 255) == "linf 8/255"
+    assert eps_label("linf", 0.03) == "linf 0.03"
+    assert eps_label("l2", 0.5) == "l2 0.5"
