@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,7 @@ def load_grid(name_or_path: str | Path) -> Grid:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
     grid = parse_grid(doc, str(path))
-    return Grid(**{**grid.__dict__, "sha256": hashlib.sha256(raw).hexdigest()})
+    return replace(grid, sha256=hashlib.sha256(raw).hexdigest())
 
 
 def parse_grid(doc: dict, where: str = "grid") -> Grid:
