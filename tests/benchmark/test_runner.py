@@ -103,3 +103,24 @@ def test_killed_run_resumes_to_the_same_results(tiny_grid_file, cache_dir, tmp_p
     pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(db))
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT count(*) FROM samples").fetchone()[0] == 6 * 48
+
+
+def test_detector_parameters_get_their_own_checkpoint(tmp_path, monkeypatch):
+    from dfbench.detectors import create_detector
+    from dfbench.train import trained
+    from dfbench.train.checkpoint import save_checkpoint
+
+    paths = []
+
+    def fake_train(name, dataset, image_size, out, config, **kwargs):  # untrained weights, written fast
+        paths.append(out)
+        det = create_detector(name, input_size=(image_size, image_size), **kwargs)
+        save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",
+                                   "input_size": (image_size, image_size), "seed": 0, "epochs_run": 0,
+                                   "best_epoch": 0, "threshold": 0.5, "val": {}})
+
+    monkeypatch.setattr(trained, "train_detector", fake_train)
+    trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path)
+    trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)
+    trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)  # cached now
+    assert len(paths) == 2 and paths[0] != paths[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,9 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
 def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
                      weights: Path | None = None, **detector_kwargs) -> Trained:
     """The detector with trained weights: ``weights`` if given, else the cache, training on a miss."""
-    path = Path(weights) if weights is not None else cache_path(cache_dir, name, dataset, image_size, seed)
+    # detector parameters change the model: they get their own cached checkpoint
+    tag = hashlib.sha256(json.dumps(detector_kwargs, sort_keys=True).encode()).hexdigest()[:8] if detector_kwargs else ""
+    path = Path(weights) if weights is not None else cache_path(cache_dir, name, dataset, image_size, seed, tag)
     if weights is None and not path.exists():
         train_detector(name, dataset, image_size, path, TrainConfig(seed=seed), **detector_kwargs)
     detector = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
