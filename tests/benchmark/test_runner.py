@@ -8,7 +8,6 @@ import sys
 import time
 
 import pandas as pd
-import pytest
 
 from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.runner import run_grid
@@ -67,7 +66,7 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(tiny_grid_file, cache_d
     assert store.records(status="failed").empty
 
 
-def _cli(args, env):
+def _cli(args):
     return [sys.executable, "-m", "dfbench", *args]
 
 
@@ -75,12 +74,12 @@ def test_killed_run_resumes_to_the_same_results(tiny_grid_file, cache_dir, tmp_p
     """SIGKILL the runner after its first cells land, resume, compare with an uninterrupted run."""
     env = {**os.environ, "DFBENCH_CACHE": str(cache_dir)}
     reference = tmp_path / "reference"
-    subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(reference)], env), env=env,
+    subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(reference)]), env=env,
                    check=True, capture_output=True)
     killed = tmp_path / "killed"
     db = killed / "results.sqlite"
     for _ in range(2):  # kill twice at different points
-        proc = subprocess.Popen(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)], env), env=env,
+        proc = subprocess.Popen(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)]), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -97,7 +96,7 @@ def test_killed_run_resumes_to_the_same_results(tiny_grid_file, cache_dir, tmp_p
         proc.wait()
     done_before = len(Store(db).records())
     assert 1 <= done_before
-    out = subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)], env), env=env,
+    out = subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)]), env=env,
                          check=True, capture_output=True, text=True)
     assert f"{done_before} already done" in out.stdout
     pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(db))
