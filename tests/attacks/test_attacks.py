@@ -126,7 +126,7 @@ def test_an_attack_that_breaks_its_budget_is_caught(trained_tiny, batch):
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(name="fgsm", eps=0.1, norm="l2"), "supports norms linf"),
-    (dict(name="pgd", eps=0.1, backend="foolbox"), "has backends"),
+    (dict(name="pgd", eps=0.1, backend="cleverhans"), "has backends"),
     (dict(name="pgd", eps=-1.0), "eps must be"),
     (dict(name="pgd", eps=8.0, norm="linf"), "covers the whole"),
     (dict(name="pgd", eps=0.1, steps=0), "steps must be"),

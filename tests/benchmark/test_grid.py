@@ -43,7 +43,7 @@ BASE = '[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
     (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\ncolour = 1\n', "unexpected keyword"),
     (BASE + '[[attacks]]\nname = "nope"\neps = [0.1]\n', "unknown attack 'nope'"),
     (BASE + '[[attacks]]\nname = "pgd"\neps = []\n', "empty eps"),
-    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\nbackend = "foolbox"\n', "has backends"),
+    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\nbackend = "cleverhans"\n', "has backends"),
     (BASE + '[[attacks]]\nname = "fgsm"\nnorm = "l2"\neps = [0.1]\n', "supports norms"),
     ('typo = 1\n' + BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\n', "unknown key"),
     ('[data]\ndataset = "imagenet"\n[[detectors]]\nname = "x"\n', "unknown dataset 'imagenet'"),

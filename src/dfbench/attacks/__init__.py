@@ -1,6 +1,6 @@
-"""Attacks: one file per attack, private backend adapters (_torchattacks, _native)."""
+"""Attacks: one file per attack; private backend adapters _torchattacks, _art, _foolbox, _native."""
 
-from . import fgsm, pgd  # noqa: F401  (registration)
+from . import apgd, cw, fgsm, pgd, square, transfer, worst_case  # noqa: F401  (registration)
 from .base import Attack, BudgetError, attacks, register_attack
 
 __all__ = ["Attack", "BudgetError", "attacks", "register_attack", "create_attack"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
@@ -15,6 +17,16 @@ from ..detectors.base import Detector
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 BUDGET_TOLERANCE = 1e-5
+# What each threat model is, for the sanity checks (benchmark/sanity.py) and the tables.
+KINDS = ("single_step", "iterative", "minimum_norm", "query", "transfer", "ensemble")
+# backend -> (importable module, what to install); "native" is dfbench's own code
+BACKEND_MODULES: dict[str, tuple[str, str]] = {
+    "torchattacks": ("torchattacks", "torchattacks"),
+    "art": ("art", "adversarial-robustness-toolbox"),
+    "foolbox": ("foolbox", "foolbox"),
+}
+# resolve(name, params) -> a trained detector; given to attacks that need other detectors
+Resolver = Callable[[str, dict[str, Any]], Detector]
 
 
 class BudgetError(RuntimeError):
@@ -33,14 +45,18 @@ class Attack:
     """
 
     name: ClassVar[str]
+    kind: ClassVar[str] = "iterative"
     norms: ClassVar[tuple[str, ...]] = NORMS
     backends: ClassVar[tuple[str, ...]] = ("native",)
+    # True when x_adv does not depend on the detector attacked (transfer): crafted once per grid
+    target_independent: ClassVar[bool] = False
 
     def __init__(self, *, eps: float, norm: Norm = "linf", backend: str = "native", seed: int = 0) -> None:
         if norm not in self.norms:
             raise ValueError(f"{self.name} supports norms {', '.join(self.norms)}, not {norm!r}")
         if backend not in self.backends:
             raise ValueError(f"{self.name} has backends {', '.join(self.backends)}, not {backend!r}")
+        require_backend(backend)
         eps = float(eps)
         if not eps >= 0 or eps == float("inf"):
             raise ValueError(f"eps must be a finite number >= 0, got {eps}")
@@ -55,13 +71,20 @@ class Attack:
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def prepare(self, resolve: Resolver) -> None:
+        """Get the other detectors this attack needs (a transfer attack's surrogate).
+
+        The harness calls it once before :meth:`perturb`; most attacks need nothing.
+        """
+
     def perturb(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+        """Attack ``detector``'s decision at its calibrated threshold; checks the budget."""
         was_training = detector.training
         detector.eval()
         try:
             with frozen(detector), torch.random.fork_rng(devices=_cuda_devices(x)):
                 torch.manual_seed(self.seed)
-                x_adv = self.run(detector, x.detach(), y).detach()
+                x_adv = self.run(AtThreshold.wrap(detector), x.detach(), y).detach()
         finally:
             detector.train(was_training)
         return check_budget(x, x_adv, self.eps, self.norm)
@@ -69,6 +92,39 @@ class Attack:
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}(eps={self.eps:.6g}, norm={self.norm}, backend={self.backend}{extra})"
+
+
+def require_backend(backend: str) -> None:
+    """Raise a one-line ValueError when a backend's library is not installed."""
+    module, package = BACKEND_MODULES.get(backend, (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ValueError(f"backend {backend!r} needs the {package} package: pip install {package}")
+
+
+class AtThreshold(Detector):
+    """The same detector with its fake logit shifted by ``-logit(threshold)``.
+
+    ``argmax`` of the shifted logits is the detector's decision at its calibrated threshold,
+    so every attack (and every library's success test) aims at the boundary the benchmark
+    scores. Cross-entropy gradients keep their direction per sample; margins move by a
+    constant. Shape: like the wrapped detector, ``(N, 2)`` logits.
+    """
+
+    def __init__(self, inner: Detector) -> None:
+        super().__init__(inner.input_size)
+        self.inner = inner
+        self.threshold = 0.5
+        t = min(max(float(inner.threshold), 1e-6), 1 - 1e-6)
+        self.shift = math.log(t / (1 - t))
+        self.train(inner.training)
+
+    @classmethod
+    def wrap(cls, detector: Detector) -> Detector:
+        return detector if detector.threshold == 0.5 else cls(detector)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.inner(x)
+        return torch.stack([z[:, 0], z[:, 1] - self.shift], dim=1)
 
 
 @contextmanager

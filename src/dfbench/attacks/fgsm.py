@@ -2,7 +2,7 @@
 
 Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015.
 
-Arguments: ``eps`` (L-inf budget), ``backend`` ("torchattacks" | "native").
+Arguments: ``eps`` (L-inf budget), ``backend`` ("torchattacks" | "art" | "foolbox" | "native").
 
 Example::
 
@@ -14,22 +14,24 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..detectors.base import Detector
-from . import _native, _torchattacks
+from . import _art, _foolbox, _native, _torchattacks
 from .base import Attack, register_attack
+
+BACKENDS = {"torchattacks": _torchattacks.fgsm, "art": _art.fgsm, "foolbox": _foolbox.fgsm,
+            "native": _native.fgsm}
 
 
 class FGSM(Attack):
     name = "fgsm"
+    kind = "single_step"
     norms = ("linf",)
-    backends = ("torchattacks", "native")
+    backends = tuple(BACKENDS)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        if self.backend == "torchattacks":
-            return _torchattacks.fgsm(detector, x, y, eps=self.eps)
-        return _native.pgd(detector, x, y, eps=self.eps, norm="linf", alpha=self.eps, steps=1, random_start=False)
+        return BACKENDS[self.backend](detector, x, y, eps=self.eps)
 
 
 @register_attack("fgsm")

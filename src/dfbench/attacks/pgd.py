@@ -1,10 +1,12 @@
-"""PGD: projected gradient descent on cross-entropy, L-inf or L2.
+"""PGD: projected gradient descent on cross-entropy (or the logit margin), L-inf or L2.
 
 Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
 
 Arguments: ``eps`` (budget), ``norm`` ("linf" | "l2"), ``steps`` (default 10), ``alpha``
 (step size; default ``2.5 * eps / steps``, Madry's rule), ``random_start`` (default True),
-``backend`` ("torchattacks" | "native").
+``loss`` ("ce", default, or "margin": the CW loss ``z_y - z_other``, which keeps its gradient
+where softmax saturates; native backend only), ``backend`` ("torchattacks" | "art" |
+"foolbox" | "native").
 
 Example::
 
@@ -18,31 +20,40 @@ from typing import Any
 from torch import Tensor
 
 from ..detectors.base import Detector
-from . import _native, _torchattacks
+from . import _art, _foolbox, _native, _torchattacks
 from .base import Attack, register_attack
 
-BACKENDS = {"native": _native.pgd, "torchattacks": _torchattacks.pgd}
+BACKENDS = {"torchattacks": _torchattacks.pgd, "art": _art.pgd, "foolbox": _foolbox.pgd, "native": _native.pgd}
+LOSSES = ("ce", "margin")
 
 
 class PGD(Attack):
     name = "pgd"
+    kind = "iterative"
     backends = tuple(BACKENDS)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0,
-                 steps: int = 10, alpha: float | None = None, random_start: bool = True) -> None:
+                 steps: int = 10, alpha: float | None = None, random_start: bool = True, loss: str = "ce") -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
         if int(steps) < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if loss != "ce" and backend != "native":
+            raise ValueError(f"loss {loss!r} is offered by the native backend only, not {backend!r}")
         self.steps = int(steps)
         self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
         self.random_start = bool(random_start)
+        self.loss = loss
 
     def params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "alpha": self.alpha, "random_start": self.random_start}
+        extra = {"loss": self.loss} if self.loss != "ce" else {}
+        return {"steps": self.steps, "alpha": self.alpha, "random_start": self.random_start, **extra}
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+        extra = {"loss": self.loss} if self.loss != "ce" else {}
         return BACKENDS[self.backend](detector, x, y, eps=self.eps, norm=self.norm, alpha=self.alpha,
-                                      steps=self.steps, random_start=self.random_start)
+                                      steps=self.steps, random_start=self.random_start, **extra)
 
 
 @register_attack("pgd")

@@ -26,6 +26,9 @@ class Detector(nn.Module):
     """
 
     modality: ClassVar[Literal["image", "video"]] = "image"
+    # P(fake) at or above which the detector calls a sample fake; calibrated on clean
+    # validation data when trained (the checkpoint card), 0.5 otherwise.
+    threshold: float = 0.5
 
     def __init__(
         self,
@@ -51,6 +54,10 @@ class Detector(nn.Module):
     def score(self, x: Tensor) -> Tensor:
         """Probability of fake, shape ``(N,)``."""
         return self(x).softmax(dim=1)[:, 1]
+
+    def predict(self, x: Tensor) -> Tensor:
+        """The decision at :attr:`threshold`: 1 = fake, 0 = real, shape ``(N,)`` int64."""
+        return (self.score(x) >= self.threshold).long()
 
     @staticmethod
     def two_logits(z: Tensor) -> Tensor:

@@ -57,4 +57,5 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     digest = load_weights(detector, path)
     card = read_card(path)
     threshold = card.threshold if card is not None else 0.5
+    detector.threshold = threshold
     return Trained(detector.eval(), path, digest, threshold, card)

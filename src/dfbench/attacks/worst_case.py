@@ -1,0 +1,110 @@
+"""Worst case over an attack list, run as a cascade (a two-class AutoAttack).
+
+Croce & Hein (ICML 2020) report, per sample, the worst outcome over an ensemble of diverse
+attacks. Their DLR and targeted losses need three or more classes, so for two-class
+detectors dfbench's ensemble is configured from CE and margin attacks, e.g. APGD-CE or PGD,
+CW-L2 and Square. Run as a cascade: a sample already fooled is not attacked again by the
+next attack, and (in :meth:`sweep`) a sample fooled at a smaller epsilon keeps that example
+at every larger epsilon. Per sample, fooled-or-not equals running every attack on every
+sample for attacks whose result on a sample does not depend on the rest of the batch
+(deterministic ones); the saving is measured in ``benchmarks/``.
+
+"Fooled" is the detector's own decision (:meth:`Detector.predict`, at its calibrated
+threshold), the same one the leaderboard scores.
+
+Arguments: ``eps``, ``norm``, ``attacks`` (a list of tables, each ``{name = ..., ...}`` with
+that attack's own arguments; eps, norm and seed come from the ensemble).
+
+Example::
+
+    attack = create_attack("worst_case", eps=8 / 255, attacks=[{"name": "apgd"}, {"name": "square"}])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..detectors.base import Detector
+from .base import Attack, attacks, check_budget, register_attack
+
+
+class WorstCase(Attack):
+    name = "worst_case"
+    kind = "ensemble"
+    backends = ("cascade",)
+
+    def __init__(self, *, eps: float, norm: str = "linf", backend: str = "cascade", seed: int = 0,
+                 attacks: Sequence[dict[str, Any]] = ()) -> None:  # noqa: A002 (the grid key)
+        super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
+        if not attacks or not all(isinstance(a, dict) and isinstance(a.get("name"), str) for a in attacks):
+            raise ValueError("attacks must be a non-empty list of tables with a 'name'")
+        self.spec = [dict(a) for a in attacks]
+        self.members = [self._member(i, dict(a)) for i, a in enumerate(self.spec)]
+
+    def _member(self, i: int, spec: dict[str, Any]) -> Attack:
+        name = spec.pop("name")
+        if name == self.name:
+            raise ValueError("worst_case cannot contain another worst_case")
+        for key in ("eps", "norm", "seed"):
+            if key in spec:
+                raise ValueError(f"member {name!r}: '{key}' comes from the ensemble, not the member")
+        return attacks.create(name, eps=self.eps, norm=self.norm, seed=self.seed + i, **spec)
+
+    def params(self) -> dict[str, Any]:
+        return {"attacks": [{"name": m.name, "backend": m.backend, **m.params()} for m in self.members]}
+
+    def at(self, eps: float) -> WorstCase:
+        """The same ensemble at another budget."""
+        return type(self)(eps=eps, norm=self.norm, seed=self.seed, attacks=self.spec)
+
+    def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+        return self._cascade(detector, x, y, x.clone(), _correct(detector, x, y))
+
+    def _cascade(self, detector: Detector, x: Tensor, y: Tensor, x_adv: Tensor, alive: Tensor) -> Tensor:
+        """Attack the ``alive`` samples with each member in turn; fooled ones drop out."""
+        for member in self.members:
+            if not alive.any():
+                break
+            idx = alive.nonzero().squeeze(1)
+            out = member.perturb(detector, x[idx], y[idx])
+            x_adv[idx] = out
+            alive[idx] = _correct(detector, out, y[idx])
+        return x_adv
+
+    def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each eps (ascending); a sample fooled at a smaller eps is not attacked again.
+
+        Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order.
+        """
+        order = sorted(range(len(eps_values)), key=lambda i: eps_values[i])
+        alive = _correct(detector, x, y)
+        x_adv, out = x.clone(), [None] * len(eps_values)
+        for i in order:
+            stage = self.at(eps_values[i])
+            x_adv = stage.perturb_from(detector, x, y, x_adv.clone(), alive)
+            out[i] = x_adv
+        return out
+
+    def perturb_from(self, detector: Detector, x: Tensor, y: Tensor, x_adv: Tensor, alive: Tensor) -> Tensor:
+        """:meth:`perturb` for the ``alive`` samples only; the others keep ``x_adv``. Updates ``alive``."""
+        was_training = detector.training
+        detector.eval()
+        try:
+            x_adv = self._cascade(detector, x, y, x_adv, alive)
+        finally:
+            detector.train(was_training)
+        return check_budget(x, x_adv, self.eps, self.norm)
+
+
+@torch.no_grad()
+def _correct(detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+    return detector.predict(x) == y
+
+
+@register_attack("worst_case")
+def worst_case(**kwargs) -> WorstCase:
+    return WorstCase(**kwargs)
