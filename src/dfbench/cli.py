@@ -44,7 +44,7 @@ def user_errors(fn):
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
-    for noisy in ("PIL", "matplotlib"):
+    for noisy in ("PIL", "matplotlib", "art"):  # ART logs every attack's success rate at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -70,7 +70,6 @@ def run(
     from .benchmark.runner import run_grid
     from .benchmark.store import Store
     from .benchmark.grid import DetectorSpec
-    from .leaderboards import leaderboard, to_markdown, write_tables
 
     _setup_logging(verbose)
     spec = load_grid(grid)
@@ -90,9 +89,7 @@ def run(
             bar.update(n)
 
         summary = run_grid(spec, store, cache or default_cache(), progress)
-    table = leaderboard(store)
-    paths = write_tables(table, out) if not table.empty else []
-    typer.echo(to_markdown(table) if not table.empty else "(no results)")
+    paths = _print_tables(store, out)
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
                f"{summary.failed} failed. Store: {store.path}" + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
     if summary.failed:
@@ -145,16 +142,30 @@ def list_components() -> None:
 def table(out: Annotated[Path, typer.Option(help="Results directory of a run.")] = Path("results")) -> None:
     """Print (and rewrite) the leaderboard table of a results directory."""
     from .benchmark.store import Store
-    from .leaderboards import leaderboard, to_markdown, write_tables
 
     path = out / "results.sqlite"
     if not path.is_file():
         raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
-    result = leaderboard(Store(path))
-    if result.empty:
+    if not _print_tables(Store(path), out):
         raise DfbenchError(f"{path} holds no finished cells")
-    write_tables(result, out)
-    typer.echo(to_markdown(result))
+
+
+def _print_tables(store, out: Path) -> list[Path]:
+    """Print the leaderboard (and the transfer matrix, if any) and write them next to the store."""
+    from .leaderboards import leaderboard, to_markdown, transfer_matrix, write_tables
+
+    table = leaderboard(store)
+    if table.empty:
+        typer.echo("(no results)")
+        return []
+    typer.echo(to_markdown(table))
+    paths = write_tables(table, out)
+    matrix = transfer_matrix(store)
+    if not matrix.empty:
+        typer.echo("\nTransfer: robust accuracy of each target (columns) under examples crafted on a surrogate")
+        typer.echo(to_markdown(matrix))
+        paths += write_tables(matrix, out, stem="transfer")
+    return paths
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ def _run(attack, x: Tensor, y: Tensor) -> Tensor:
 def fgsm(model: nn.Module, x: Tensor, y: Tensor, *, eps: float) -> Tensor:
     from art.attacks.evasion import FastGradientMethod
 
+    if eps == 0:  # ART refuses a zero step
+        return x.clone()
     attack = FastGradientMethod(classifier(model, x), norm=np.inf, eps=eps, eps_step=eps, targeted=False,
                                 num_random_init=0, batch_size=len(x))
     return _run(attack, x, y)
@@ -44,6 +46,8 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
         random_start: bool) -> Tensor:
     from art.attacks.evasion import ProjectedGradientDescentPyTorch
 
+    if eps == 0:  # ART refuses a zero step
+        return x.clone()
     attack = ProjectedGradientDescentPyTorch(classifier(model, x), norm=_ORD[norm], eps=eps, eps_step=alpha,
                                              max_iter=steps, targeted=False, num_random_init=int(random_start),
                                              batch_size=len(x), verbose=False)

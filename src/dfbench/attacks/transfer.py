@@ -26,6 +26,8 @@ from torch import Tensor
 from ..detectors.base import Detector, detectors
 from .base import BACKEND_MODULES, Attack, Resolver, attacks, register_attack
 
+DEFAULT_BASE = "pgd"
+
 
 class Transfer(Attack):
     name = "transfer"
@@ -34,7 +36,7 @@ class Transfer(Attack):
     target_independent = True
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0,
-                 surrogate: str | Detector, surrogate_seed: int | None = None, base: str = "pgd",
+                 surrogate: str | Detector, surrogate_seed: int | None = None, base: str = DEFAULT_BASE,
                  **base_params: Any) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
         if base == self.name:

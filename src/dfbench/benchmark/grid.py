@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -55,6 +56,7 @@ class AttackSpec:
     backend: str
     eps: tuple[float, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    sweeps: bool = False  # the attack runs all its eps values as one cascade (Attack.sweep)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,12 @@ class Cell:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
     def seed(self, grid: Grid) -> int:
-        """A per-cell seed that does not depend on the order cells run in."""
-        return int(hashlib.sha256(json.dumps(self.spec(grid), sort_keys=True).encode()).hexdigest()[:8], 16)
+        """The attack's seed: from the grid seed and the attack's specification only, so it does
+        not depend on the order cells run in, and every detector and epsilon of one attack entry
+        draws the same random numbers (transfer examples crafted once serve every target)."""
+        spec = {"attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
+                "attack_params": self.attack.params, "seed": grid.seed}
+        return int(hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8], 16)
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,15 @@ class Grid:
     def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
         dets = self.detectors if detector is None else (detector,)
         return [Cell(d, a, eps) for d in dets for a in self.attacks for eps in a.eps]
+
+    def units(self, detector: DetectorSpec) -> list[list[Cell]]:
+        """The detector's cells grouped into units of work: one cell each, except that an attack
+        that sweeps (a worst-case cascade over eps) runs all its eps values as one unit."""
+        units: list[list[Cell]] = []
+        for a in self.attacks:
+            cells = [Cell(detector, a, eps) for eps in a.eps]
+            units.extend([cells] if a.sweeps else [[c] for c in cells])
+        return units
 
 
 def parse_eps(value: Any, where: str) -> float:
@@ -207,8 +222,12 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         params = {k: v for k, v in entry.items() if k not in ("name", "eps")}
         for e in eps:  # building each attack checks norm, backend, eps and parameters now
             attack = create_attack(name, eps=e, **params)
+            if attack.norm == "l2" and e > math.sqrt(3) * image_size:
+                raise ConfigError(f"{w}: L2 eps {e:g} exceeds the largest distance between two 3x{image_size}x"
+                                  f"{image_size} images in [0, 1] ({math.sqrt(3) * image_size:.4g})")
         atts.append(AttackSpec(name, attack.norm, attack.backend, eps,
-                               {k: v for k, v in params.items() if k not in ("norm", "backend")}))
+                               {k: v for k, v in params.items() if k not in ("norm", "backend")},
+                               sweeps=hasattr(attack, "sweep")))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import DfbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class CellRecord:
     weights_sha256: str
     defenses: str
     attack: str
+    attack_kind: str  # single_step | iterative | minimum_norm | query | transfer | ensemble
     backend: str
     norm: str
     eps: float
@@ -55,12 +56,16 @@ class CellRecord:
     linf_max: float
     l2_mean: float
     l2_max: float
+    ssim_mean: float
+    psnr_mean: float  # over the samples the attack changed (dB)
     seconds: float
     seed: int
     grid: str
     grid_sha256: str
     dfbench_version: str
     git_sha: str
+    detector_flags: str = ""  # sanity flags from probing the detector, comma-separated
+    check_flags: str = ""  # sanity flags from comparing cells; rewritten after every run
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
@@ -107,7 +112,7 @@ class Store:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise DfbenchError(f"results store {self.path} has schema {version}; this dfbench reads "
-                                   f"{SCHEMA_VERSION}")
+                                   f"{SCHEMA_VERSION} (use a new --out directory; the old one is kept)")
             with self.conn:
                 self.conn.executescript(_ddl())
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -135,6 +140,15 @@ class Store:
                         "INSERT INTO samples (key, idx, label, clean_score, adv_score) VALUES (?, ?, ?, ?, ?)",
                         [(record.key, i, int(lab), float(c), float(a))
                          for i, (lab, c, a) in enumerate(zip(labels, clean_scores, adv_scores))])
+        except sqlite3.Error as exc:
+            raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
+
+    def set_check_flags(self, flags: dict[str, list[str]]) -> None:
+        """Rewrite every cell's ``check_flags`` in one transaction."""
+        try:
+            with self.conn:
+                self.conn.executemany("UPDATE cells SET check_flags = ? WHERE key = ?",
+                                      [(",".join(v), k) for k, v in flags.items()])
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 

@@ -1,5 +1,5 @@
 """Leaderboards: results -> tables (and, later, plots, entries and the static site)."""
 
-from .table import leaderboard, robust_accuracy, to_markdown, write_tables
+from .table import leaderboard, robust_accuracy, to_markdown, transfer_matrix, write_tables
 
-__all__ = ["leaderboard", "robust_accuracy", "to_markdown", "write_tables"]
+__all__ = ["leaderboard", "robust_accuracy", "to_markdown", "transfer_matrix", "write_tables"]

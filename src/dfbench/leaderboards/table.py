@@ -8,12 +8,14 @@ robust. So robust accuracy at any epsilon is at most the clean accuracy.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..attacks.transfer import DEFAULT_BASE
 from ..benchmark.store import Store
 
 ROW_KEYS = ["detector", "defenses", "weights_sha256", "dataset"]
@@ -62,9 +64,39 @@ def leaderboard(store: Store) -> pd.DataFrame:
     columns = list(dict.fromkeys(order.column))
     wide = robust.pivot_table(index=ROW_KEYS, columns="column", values="robust_acc").reindex(columns=columns)
     table = clean.merge(wide.reset_index(), on=ROW_KEYS, how="left")
+    table = table.merge(row_flags(records), on=ROW_KEYS, how="left")
     table = table.sort_values("clean_acc", ascending=False)
     table["weights"] = table.pop("weights_sha256").str[:12]
-    return table[["detector", "defenses", "weights", "dataset", "n", "clean_acc", "clean_auc", *columns]]
+    return table[["detector", "defenses", "weights", "dataset", "n", "clean_acc", "clean_auc", *columns, "flags"]]
+
+
+def row_flags(records: pd.DataFrame) -> pd.DataFrame:
+    """The sanity flags of each row's cells, united: ROW_KEYS + ``flags`` ("" when healthy)."""
+    def union(g: pd.DataFrame) -> str:
+        names = {f for col in ("detector_flags", "check_flags") for v in g[col].fillna("") for f in v.split(",") if f}
+        return ",".join(sorted(names))
+
+    return pd.DataFrame([{**dict(zip(ROW_KEYS, k)), "flags": union(g)} for k, g in records.groupby(ROW_KEYS)])
+
+
+def transfer_matrix(store: Store) -> pd.DataFrame:
+    """Robust accuracy of each target under examples crafted on each surrogate.
+
+    One row per (surrogate, base attack, norm, eps), one column per target detector; empty
+    when the store holds no transfer cells.
+    """
+    records = store.records()
+    transfer = records[records.attack_kind == "transfer"]
+    if transfer.empty:
+        return pd.DataFrame()
+    params = transfer.attack_params.map(json.loads)
+    transfer = transfer.assign(surrogate=[p["surrogate"] + (f" (seed {p['surrogate_seed']})"
+                                                            if "surrogate_seed" in p else "") for p in params],
+                               base=[p.get("base", DEFAULT_BASE) for p in params],
+                               eps_label=[eps_label(n, e) for n, e in zip(transfer.norm, transfer.eps)])
+    wide = transfer.pivot_table(index=["surrogate", "base", "eps_label", "eps"], columns="detector",
+                                values="adv_acc").reset_index().sort_values(["surrogate", "base", "eps"])
+    return wide.drop(columns="eps").rename(columns={"eps_label": "eps"}).rename_axis(columns=None)
 
 
 def write_tables(table: pd.DataFrame, out_dir: Path, stem: str = "leaderboard") -> list[Path]:

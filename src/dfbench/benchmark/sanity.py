@@ -1,0 +1,110 @@
+"""Automatic sanity checks on every run: flags that warn of an unreliable number, never hide it.
+
+In the spirit of auto-attack's ``checks.py`` (Croce & Hein 2020) and Carlini et al., "On
+Evaluating Adversarial Robustness" (2019). Two kinds:
+
+- :func:`probe_detector`, once per detector and run: non-finite logits, outputs that look
+  like probabilities rather than logits, nondeterminism in eval mode, zero or non-finite
+  input gradients (``zero_gradients``: the margin's gradient vanishes, gradient masking;
+  ``saturated_softmax``: only cross-entropy's does, so CE attacks stall where margin
+  attacks would not), and a detector that a large-eps margin PGD cannot break.
+- :func:`check_cells`, over all stored records after every run: robust != clean at eps 0,
+  robust accuracy rising with eps, an iterative attack weaker than a single-step one, and a
+  transfer or query (black-box) attack beating the white-box ones at the same budget.
+
+Comparisons allow ``TOLERANCE_SAMPLES`` samples of slack, so a tie broken by one borderline
+sample is not a flag.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import pandas as pd
+from torch import Tensor
+
+from ..attacks import create_attack
+from ..attacks._native import margin
+from ..detectors.base import Detector
+
+TOLERANCE_SAMPLES = 2
+ZERO_GRADIENT_SHARE = 0.1   # flag when more samples than this have an all-zero input gradient
+LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
+LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
+WHITE_BOX = ("single_step", "iterative", "minimum_norm", "ensemble")
+BLACK_BOX = {"transfer": "transfer_beats_white_box", "query": "black_box_beats_white_box"}
+SERIES = ["detector", "defenses", "weights_sha256", "dataset", "attack", "backend", "norm", "attack_params"]
+ROW = ["detector", "defenses", "weights_sha256", "dataset", "norm", "eps"]
+
+
+def probe_detector(detector: Detector, x: Tensor, y: Tensor, seed: int = 0) -> list[str]:
+    """Flags about the detector itself, from a small clean batch ``x`` ``(N, ...)``, ``y`` ``(N,)``."""
+    flags = []
+    detector.eval()
+    with torch.no_grad():
+        out, again = detector(x), detector(x)
+    if not torch.isfinite(out).all():
+        return ["nonfinite_logits"]
+    if not torch.equal(out, again):
+        flags.append("nondeterministic")
+    rows_are_distributions = (out >= 0).all() and (out <= 1).all() and torch.allclose(
+        out.sum(1), torch.ones(len(out)), atol=1e-4)
+    log_distributions = (out <= 0).all() and torch.allclose(out.exp().sum(1), torch.ones(len(out)), atol=1e-4)
+    if rows_are_distributions or log_distributions:
+        flags.append("probability_outputs")
+    margin_zero, ce_zero = (_zero_gradient_share(detector, x, y, loss) for loss in ("margin", "ce"))
+    if margin_zero is None or ce_zero is None:
+        flags.append("nonfinite_gradients")
+    elif margin_zero > ZERO_GRADIENT_SHARE:
+        flags.append("zero_gradients")
+    elif ce_zero > ZERO_GRADIENT_SHARE:
+        flags.append("saturated_softmax")
+    with torch.no_grad():
+        correct = detector.predict(x) == y
+    if correct.any():  # margin loss: a confident (saturated) but healthy detector still breaks
+        pgd = create_attack("pgd", eps=LARGE_EPS, norm="linf", backend="native", steps=20, alpha=LARGE_EPS / 8,
+                            random_start=False, loss="margin", seed=seed)
+        x_adv = pgd.perturb(detector, x[correct], y[correct])
+        with torch.no_grad():
+            survived = (detector.predict(x_adv) == y[correct]).float().mean()
+        if survived > LARGE_EPS_SURVIVORS:
+            flags.append("survives_large_eps")
+    return flags
+
+
+def _zero_gradient_share(detector: Detector, x: Tensor, y: Tensor, loss: str) -> float | None:
+    """Share of samples whose input gradient of ``loss`` is exactly zero; None if any is not finite."""
+    xg = x.clone().requires_grad_(True)
+    logits = detector(xg)
+    value = -margin(logits, y).sum() if loss == "margin" else F.cross_entropy(logits, y, reduction="sum")
+    (grad,) = torch.autograd.grad(value, xg)
+    if not torch.isfinite(grad).all():
+        return None
+    return float((grad.flatten(1).abs().amax(1) == 0).float().mean())
+
+
+def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
+    """Flags per cell key from the comparisons between cells (records as the store gives them)."""
+    flags: dict[str, set[str]] = {k: set() for k in records.key}
+    tol = TOLERANCE_SAMPLES / records.n_samples.clip(lower=1)
+    records = records.assign(tol=tol)
+    for r in records.itertuples():
+        if r.eps == 0 and abs(r.adv_acc - r.clean_acc) > 1e-9:
+            flags[r.key].add("eps0_changes_accuracy")
+    for _, series in records.groupby(SERIES, dropna=False):
+        series = series.sort_values("eps")
+        best_so_far = series.adv_acc.cummin().shift(1)
+        for r, prev in zip(series.itertuples(), best_so_far):
+            if pd.notna(prev) and r.adv_acc > prev + r.tol:
+                flags[r.key].add("not_monotone_in_eps")
+    for _, row in records.groupby(ROW, dropna=False):
+        single = row[row.attack_kind == "single_step"].adv_acc.min()
+        for r in row[row.attack_kind == "iterative"].itertuples():
+            if r.adv_acc > single + r.tol:
+                flags[r.key].add("iterative_weaker_than_single_step")
+        white = row[row.attack_kind.isin(WHITE_BOX)].adv_acc.min()
+        for kind, flag in BLACK_BOX.items():
+            for r in row[row.attack_kind == kind].itertuples():
+                if r.adv_acc < white - r.tol:
+                    flags[r.key].add(flag)
+    return {k: sorted(v) for k, v in flags.items()}
