@@ -25,6 +25,17 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_cnn(cache_dir):
+    """custom_cnn at 32x32, 15 epochs (~15 s): a detector good enough (val acc ~0.83) that
+    attack strengths can be told apart, which the near-chance tiny one cannot."""
+    from dfbench.train import TrainConfig, cache_path, train_detector, trained_detector
+
+    train_detector("custom_cnn", "mini", SIZE, cache_path(cache_dir, "custom_cnn", "mini", SIZE, 0),
+                   TrainConfig(epochs=15, seed=0))
+    return trained_detector("custom_cnn", "mini", SIZE, cache_dir)
+
+
+@pytest.fixture(scope="session")
 def trained_tiny(cache_dir):
     from dfbench.train import trained_detector
 

@@ -14,6 +14,15 @@ CASES = [
     ("pgd", "linf", "native", 4 / 255),
     ("pgd", "l2", "torchattacks", 0.5),
     ("pgd", "l2", "native", 0.5),
+    ("fgsm", "linf", "art", 8 / 255),
+    ("fgsm", "linf", "foolbox", 8 / 255),
+    ("pgd", "linf", "art", 4 / 255),
+    ("pgd", "linf", "foolbox", 4 / 255),
+    ("pgd", "l2", "art", 0.5),
+    ("pgd", "l2", "foolbox", 0.5),
+    ("apgd", "linf", "torchattacks", 4 / 255),
+    ("apgd", "l2", "torchattacks", 0.5),
+    ("square", "linf", "torchattacks", 8 / 255),
 ]
 
 
@@ -131,8 +140,26 @@ def test_an_attack_that_breaks_its_budget_is_caught(trained_tiny, batch):
     (dict(name="pgd", eps=8.0, norm="linf"), "covers the whole"),
     (dict(name="pgd", eps=0.1, steps=0), "steps must be"),
     (dict(name="pgd", eps=0.1, colour="red"), "unexpected keyword"),
+    (dict(name="cw", eps=0.1, norm="linf"), "supports norms l2"),
+    (dict(name="apgd", eps=0.1, backend="art"), "has backends torchattacks"),
+    (dict(name="pgd", eps=0.1, loss="margin"), "native backend only"),
+    (dict(name="square", eps=0.1, n_queries=0), "n_queries"),
+    (dict(name="transfer", eps=0.1, surrogate="nope"), "unknown detector 'nope'"),
+    (dict(name="transfer", eps=0.1, surrogate="test_tiny_cnn", base="square"), "white-box"),
+    (dict(name="worst_case", eps=0.1, attacks=[]), "non-empty list"),
+    (dict(name="worst_case", eps=0.1, attacks=[{"name": "cw"}]), "supports norms l2"),
+    (dict(name="worst_case", eps=0.1, attacks=[{"name": "pgd", "eps": 0.5}]), "comes from the ensemble"),
 ])
 def test_bad_attack_parameters_are_clear_errors(kwargs, message):
     name = kwargs.pop("name")
     with pytest.raises(ConfigError, match=message):
         create_attack(name, **kwargs)
+
+
+def test_a_backend_that_is_not_installed_is_named_with_its_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "foolbox" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install foolbox"):
+        create_attack("pgd", eps=0.1, backend="foolbox")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -39,7 +40,8 @@ class Attack:
     The detector is an argument of :meth:`perturb`, so one attack object serves a whole
     grid. Subclasses implement :meth:`run`; the base class puts the detector in eval mode,
     freezes its parameters for the call (no weight gradients are computed), fixes the
-    random state from ``seed``, and checks the budget of what comes back.
+    random state (torch and numpy) from ``seed``, aims at the detector's decision at its
+    calibrated threshold (:class:`AtThreshold`), and checks the budget of what comes back.
 
     Shape: ``x`` ``(N, 3, H, W)`` or ``(N, T, 3, H, W)`` in [0, 1], ``y`` ``(N,)`` int64.
     """
@@ -82,7 +84,7 @@ class Attack:
         was_training = detector.training
         detector.eval()
         try:
-            with frozen(detector), torch.random.fork_rng(devices=_cuda_devices(x)):
+            with frozen(detector), torch.random.fork_rng(devices=_cuda_devices(x)), numpy_seeded(self.seed):
                 torch.manual_seed(self.seed)
                 x_adv = self.run(AtThreshold.wrap(detector), x.detach(), y).detach()
         finally:
@@ -138,6 +140,17 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
     finally:
         for p in params:
             p.requires_grad_(True)
+
+
+@contextmanager
+def numpy_seeded(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block (ART draws its random starts there), then restore it."""
+    state = np.random.get_state()
+    np.random.seed(seed % 2**32)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _cuda_devices(x: Tensor) -> list[int]:

@@ -1,0 +1,96 @@
+"""Composite attacks: transfer from a surrogate, and the worst-case cascade."""
+
+import pytest
+import torch
+
+from dfbench.attacks import create_attack
+from dfbench.detectors.counting import Counting
+
+
+def correct(det, x, y):
+    with torch.no_grad():
+        return det.predict(x) == y
+
+
+@pytest.fixture(scope="module")
+def data(mini32):
+    test = mini32["test"]
+    return test.images[:96], test.labels[:96]
+
+
+def test_transfer_from_the_target_itself_is_the_white_box_attack(trained_cnn, data):
+    det, (x, y) = trained_cnn.detector, data
+    white = create_attack("pgd", eps=4 / 255, steps=5, seed=3).perturb(det, x, y)
+    transfer = create_attack("transfer", eps=4 / 255, surrogate=det, steps=5, seed=3)
+    assert torch.equal(transfer.perturb(trained_cnn.detector, x, y), white)
+
+
+def test_transfer_never_queries_the_target(trained_cnn, trained_tiny, data):
+    (x, y), target = data, Counting(trained_cnn.detector)
+    attack = create_attack("transfer", eps=4 / 255, surrogate=trained_tiny.detector, steps=5)
+    x_adv = attack.perturb(target, x, y)
+    assert target.forward_samples == 0
+    assert (x_adv - x).abs().max() <= 4 / 255 + 1e-6
+
+
+def test_a_named_surrogate_is_resolved_by_the_harness(trained_tiny, data):
+    x, y = data
+    attack = create_attack("transfer", eps=4 / 255, surrogate="test_tiny_cnn", surrogate_seed=5, steps=3)
+    with pytest.raises(RuntimeError, match="not resolved"):
+        attack.perturb(trained_tiny.detector, x, y)
+    asked = []
+    attack.prepare(lambda name, params: asked.append((name, params)) or trained_tiny.detector)
+    attack.perturb(trained_tiny.detector, x, y)
+    assert asked == [("test_tiny_cnn", {"seed": 5})]
+    assert attack.params()["surrogate_seed"] == 5 and attack.params()["base"] == "pgd"
+
+
+MEMBERS = [{"name": "fgsm", "backend": "native"},
+           {"name": "pgd", "backend": "native", "steps": 5, "random_start": False},
+           {"name": "pgd", "backend": "native", "steps": 5, "random_start": False, "loss": "margin"}]
+EPS = [1 / 255, 2 / 255, 4 / 255]
+
+
+def naive_worst_case(det, x, y):
+    """Every member on every sample at every eps, then worst case and monotone in eps."""
+    alive = correct(det, x, y)
+    rows = []
+    for eps in EPS:
+        for spec in MEMBERS:
+            spec = dict(spec)
+            alive = alive & correct(det, create_attack(spec.pop("name"), eps=eps, **spec).perturb(det, x, y), y)
+        rows.append(alive.clone())
+    return rows
+
+
+def test_the_cascade_gives_the_naive_numbers_with_fewer_passes(trained_cnn, data):
+    (x, y), det = data, trained_cnn.detector
+    naive_counter = Counting(det)
+    naive = naive_worst_case(naive_counter, x, y)
+    counter = Counting(det)
+    outs = create_attack("worst_case", eps=EPS[0], attacks=MEMBERS).sweep(counter, x, y, EPS)
+    for eps, out, expected in zip(EPS, outs, naive):
+        assert (out - x).abs().max() <= eps + 1e-6
+        assert torch.equal(correct(det, out, y), expected), eps
+    assert expected.float().mean() < correct(det, x, y).float().mean()  # the attacks did work
+    assert counter.grad_samples < 0.7 * naive_counter.grad_samples, (counter.grad_samples,
+                                                                     naive_counter.grad_samples)
+
+
+def test_worst_case_is_at_most_every_member(trained_cnn, data):
+    (x, y), det = data, trained_cnn.detector
+    eps = 2 / 255
+    worst = correct(det, create_attack("worst_case", eps=eps, attacks=MEMBERS).perturb(det, x, y), y)
+    for spec in MEMBERS:
+        spec = dict(spec)
+        member = correct(det, create_attack(spec.pop("name"), eps=eps, **spec).perturb(det, x, y), y)
+        assert (worst <= member).all()
+
+
+def test_sweep_order_of_eps_does_not_matter(trained_cnn, data):
+    (x, y), det = data, trained_cnn.detector
+    attack = create_attack("worst_case", eps=EPS[0], attacks=MEMBERS)
+    forward = attack.sweep(det, x, y, EPS)
+    backward = attack.sweep(det, x, y, EPS[::-1])[::-1]
+    for a, b in zip(forward, backward):
+        assert torch.equal(a, b)
