@@ -52,6 +52,12 @@ BASE = '[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
     (BASE.replace('"test_tiny_cnn"', '"test_tiny_cnn"\nweights = "/no/such.safetensors"')
      + '[[attacks]]\nname = "pgd"\neps = [0.1]\n', "does not exist"),
     ('[data]\ndataset = "mini"\nsplit = "dev"\n', "split must be"),
+    (BASE + '[[attacks]]\nname = "apgd"\nbackend = "art"\neps = [0.1]\n', "has backends torchattacks"),
+    (BASE + '[[attacks]]\nname = "cw"\nnorm = "linf"\neps = [0.1]\n', "supports norms l2"),
+    (BASE + '[[attacks]]\nname = "pgd"\nnorm = "l2"\neps = [200.0]\n', "exceeds the largest distance"),
+    (BASE + '[[attacks]]\nname = "pgd"\nnorm = "linf"\neps = [8]\n', "covers the whole"),
+    (BASE + '[[attacks]]\nname = "transfer"\nsurrogate = "nope"\neps = [0.1]\n', "unknown detector 'nope'"),
+    (BASE + '[[attacks]]\nname = "worst_case"\nattacks = [{name = "cw"}]\neps = [0.1]\n', "supports norms l2"),
 ])
 def test_malformed_grids_are_clear_errors(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -61,3 +67,11 @@ def test_malformed_grids_are_clear_errors(tmp_path, text, message):
 def test_unknown_grid_name():
     with pytest.raises(ConfigError, match="neither a shipped grid"):
         load_grid("no-such-grid")
+
+
+def test_a_worst_case_entry_is_one_unit_of_work(tmp_path):
+    grid = load_grid(_grid(tmp_path, BASE + '[[attacks]]\nname = "pgd"\neps = [0.1, 0.2]\n'
+                           '[[attacks]]\nname = "worst_case"\nattacks = [{name = "fgsm"}]\neps = [0.1, 0.2]\n'))
+    units = grid.units(grid.detectors[0])
+    assert [len(u) for u in units] == [1, 1, 2]
+    assert [c.eps for c in units[-1]] == [0.1, 0.2]

@@ -1,0 +1,70 @@
+"""Every kind of attack through the runner: backends, transfer matrix, query budget, cascade, flags."""
+
+import json
+
+import pytest
+
+from dfbench.attacks.transfer import Transfer
+from dfbench.benchmark.grid import load_grid
+from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.store import Store
+from dfbench.leaderboards import leaderboard, transfer_matrix
+
+
+@pytest.fixture(scope="module")
+def store(cache_dir, trained_cnn, tmp_path_factory):
+    """The threat-model grid run once; ``store.transfer_calls`` lists the surrogate batches."""
+    from .conftest import THREAT_GRID
+
+    tmp = tmp_path_factory.mktemp("threats")
+    (tmp / "threats.toml").write_text(THREAT_GRID)
+    calls = []
+    real = Transfer.run
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Transfer, "run", lambda self, d, x, y: calls.append(len(x)) or real(self, d, x, y))
+        s = Store(tmp / "results.sqlite")
+        summary = run_grid(load_grid(tmp / "threats.toml"), s, cache_dir)
+    assert (summary.ran, summary.failed) == (16, 0)
+    s.transfer_calls = calls
+    return s
+
+
+def test_records_carry_kind_backend_quality_and_flags(store):
+    r = store.records().set_index(["detector", "attack", "eps"])
+    assert set(r.attack_kind) == {"single_step", "iterative", "transfer", "query", "ensemble"}
+    assert set(r.backend) == {"art", "foolbox", "torchattacks", "cascade"}
+    attacked = r[r.index.get_level_values("eps") > 0]
+    assert (attacked.ssim_mean < 1).all() and (attacked.psnr_mean > 20).all()
+    unattacked = r[r.index.get_level_values("eps") == 0]
+    assert (unattacked.ssim_mean == 1).all() and unattacked.psnr_mean.isna().all()
+    assert (unattacked.adv_acc == unattacked.clean_acc).all()
+    assert json.loads(r.loc[("custom_cnn", "square", 4 / 255), "attack_params"])["n_queries"] == 50
+    assert (r.detector_flags.loc["custom_cnn"] == "saturated_softmax").all()
+    assert (r.detector_flags.loc["test_tiny_cnn"] == "").all()
+
+
+def test_transfer_examples_are_crafted_once_and_scored_on_every_target(store):
+    assert store.transfer_calls == [48]  # one batch, one eps, two targets
+    matrix = transfer_matrix(store)
+    assert list(matrix.columns) == ["surrogate", "base", "eps", "custom_cnn", "test_tiny_cnn"]
+    assert matrix.loc[0, "surrogate"] == "test_tiny_cnn" and matrix.loc[0, "base"] == "pgd"
+    r = store.records()
+    transfer = r[r.attack == "transfer"].set_index("detector").adv_acc
+    assert matrix.loc[0, "custom_cnn"] == transfer["custom_cnn"]
+
+
+def test_worst_case_is_monotone_and_never_above_its_members(store):
+    r = store.records()
+    for det, g in r.groupby("detector"):
+        wc = g[g.attack == "worst_case"].sort_values("eps").adv_acc.tolist()
+        assert wc[1] <= wc[0]
+        at4 = g[g.eps == 4 / 255].set_index("attack").adv_acc
+        assert at4["worst_case"] <= min(at4["fgsm"], at4["pgd"]) + 2 / 48
+
+
+def test_leaderboard_shows_the_flags(store):
+    table = leaderboard(store).set_index("detector")
+    assert "saturated_softmax" in table.loc["custom_cnn", "flags"]
+    flags = store.records().set_index("detector").check_flags
+    tiny = {f for v in flags.loc["test_tiny_cnn"] for f in v.split(",") if f}
+    assert table.loc["test_tiny_cnn", "flags"] == ",".join(sorted(tiny))
