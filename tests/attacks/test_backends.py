@@ -152,3 +152,12 @@ def test_torchattacks_cw_needs_the_fix_when_logits_are_negative(trained_cnn, dat
         raw_fooled = (neg(raw).argmax(1) != y).float().mean().item()
         fixed_fooled = (neg(fixed).argmax(1) != y).float().mean().item()
     assert fixed_fooled > raw_fooled + 0.2, (fixed_fooled, raw_fooled)
+
+
+def test_one_cw_run_serves_every_eps_of_a_sweep(trained_cnn, data):
+    det = trained_cnn.detector
+    x, y = data[0][:32], data[1][:32]
+    kw = dict(steps=20, binary_search_steps=2, initial_const=1.0)
+    swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0.1])
+    for eps, out in zip([0.3, 0.1], swept):
+        assert torch.equal(out, create_attack("cw", eps=eps, **kw).perturb(det, x, y))

@@ -81,15 +81,22 @@ class Attack:
 
     def perturb(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         """Attack ``detector``'s decision at its calibrated threshold; checks the budget."""
+        with self.attacking(detector, x) as model:
+            x_adv = self.run(model, x.detach(), y).detach()
+        return check_budget(x, x_adv, self.eps, self.norm)
+
+    @contextmanager
+    def attacking(self, detector: Detector, x: Tensor) -> Iterator[Detector]:
+        """The detector as attacks see it: eval mode, parameters frozen, random state seeded,
+        logits shifted to its threshold. Everything is restored afterwards."""
         was_training = detector.training
         detector.eval()
         try:
             with frozen(detector), torch.random.fork_rng(devices=_cuda_devices(x)), numpy_seeded(self.seed):
                 torch.manual_seed(self.seed)
-                x_adv = self.run(AtThreshold.wrap(detector), x.detach(), y).detach()
+                yield AtThreshold.wrap(detector)
         finally:
             detector.train(was_training)
-        return check_budget(x, x_adv, self.eps, self.norm)
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.params().items())

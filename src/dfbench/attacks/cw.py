@@ -6,7 +6,8 @@ CW looks for the *smallest* L2 perturbation that flips the decision. At a budget
 sample counts as broken when CW's example lies within ``eps``; where it lies farther, the
 example is projected onto the eps-ball (an honest attempt at that budget), and where CW
 found none, the clean input is returned. With two classes the loss is
-``max(z_y - z_other, -confidence)``.
+``max(z_y - z_other, -confidence)``. In a grid, one CW run serves all of an entry's
+epsilons (:meth:`CWL2.sweep`).
 
 Arguments: ``eps`` (L2 budget), ``steps`` (Adam steps per constant, default 100),
 ``binary_search_steps`` (default 5; torchattacks has none and uses ``initial_const``),
@@ -21,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,7 +30,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, project, register_attack
+from .base import Attack, check_budget, project, register_attack
 
 BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art": _art.cw_l2,
             "foolbox": _foolbox.cw_l2}
@@ -61,11 +63,24 @@ class CWL2(Attack):
                                       lr=self.lr, confidence=self.confidence, initial_const=self.initial_const)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        x_cw = self.minimum_norm(detector, x, y)
+        return self._at_budget(detector, x, y, self.minimum_norm(detector, x, y), self.eps)
+
+    def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each eps from one CW run (its result does not depend on eps).
+
+        Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order.
+        """
+        with self.attacking(detector, x) as model:
+            x_cw = self.minimum_norm(model, x.detach(), y).detach()
+            return [check_budget(x, self._at_budget(model, x, y, x_cw, eps), eps, "l2") for eps in eps_values]
+
+    @staticmethod
+    def _at_budget(model: Detector, x: Tensor, y: Tensor, x_cw: Tensor, eps: float) -> Tensor:
+        """CW's example projected onto the eps-ball where it fooled ``model``, else ``x``."""
         with torch.no_grad():
-            fooled = detector(x_cw).argmax(1) != y
+            fooled = model(x_cw).argmax(1) != y
         keep = fooled.view(-1, *([1] * (x.ndim - 1)))
-        return torch.where(keep, project(x, x_cw, self.eps, "l2"), x)
+        return torch.where(keep, project(x, x_cw, eps, "l2"), x)
 
 
 @register_attack("cw")

@@ -81,23 +81,14 @@ class WorstCase(Attack):
         Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order.
         """
         order = sorted(range(len(eps_values)), key=lambda i: eps_values[i])
-        alive = _correct(detector, x, y)
-        x_adv, out = x.clone(), [None] * len(eps_values)
-        for i in order:
-            stage = self.at(eps_values[i])
-            x_adv = stage.perturb_from(detector, x, y, x_adv.clone(), alive)
-            out[i] = x_adv
+        out: list[Tensor] = [x] * len(eps_values)
+        with self.attacking(detector, x) as model:
+            alive, x_adv = _correct(model, x, y), x.clone()
+            for i in order:
+                eps = eps_values[i]
+                x_adv = check_budget(x, self.at(eps)._cascade(model, x, y, x_adv.clone(), alive), eps, self.norm)
+                out[i] = x_adv
         return out
-
-    def perturb_from(self, detector: Detector, x: Tensor, y: Tensor, x_adv: Tensor, alive: Tensor) -> Tensor:
-        """:meth:`perturb` for the ``alive`` samples only; the others keep ``x_adv``. Updates ``alive``."""
-        was_training = detector.training
-        detector.eval()
-        try:
-            x_adv = self._cascade(detector, x, y, x_adv, alive)
-        finally:
-            detector.train(was_training)
-        return check_budget(x, x_adv, self.eps, self.norm)
 
 
 @torch.no_grad()
