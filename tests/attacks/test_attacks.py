@@ -149,6 +149,9 @@ def test_an_attack_that_breaks_its_budget_is_caught(trained_tiny, batch):
     (dict(name="worst_case", eps=0.1, attacks=[]), "non-empty list"),
     (dict(name="worst_case", eps=0.1, attacks=[{"name": "cw"}]), "supports norms l2"),
     (dict(name="worst_case", eps=0.1, attacks=[{"name": "pgd", "eps": 0.5}]), "comes from the ensemble"),
+    (dict(name="worst_case", eps=0.1, attacks=[{"name": "transfer", "surrogate": "test_tiny_cnn"}]),
+     "own grid entry"),
+    (dict(name="cw", eps=0.1, backend="torchattacks", binary_search_steps=5), "no binary search"),
 ])
 def test_bad_attack_parameters_are_clear_errors(kwargs, message):
     name = kwargs.pop("name")

@@ -60,7 +60,8 @@ def cw_examples(trained_cnn, data):
 
     def get(backend):
         if backend not in cache:
-            cache[backend] = create_attack("cw", eps=10.0, backend=backend, **CW).perturb(det, x[:CW_SAMPLES],
+            kw = {k: v for k, v in CW.items() if backend != "torchattacks" or k != "binary_search_steps"}
+            cache[backend] = create_attack("cw", eps=10.0, backend=backend, **kw).perturb(det, x[:CW_SAMPLES],
                                                                                           y[:CW_SAMPLES])
         return cache[backend]
 

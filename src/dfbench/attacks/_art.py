@@ -10,6 +10,7 @@ every parameter is passed explicitly. The detector's parameters are already froz
 
 from __future__ import annotations
 
+import contextlib
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -21,22 +22,27 @@ def classifier(model: nn.Module, x: Tensor):
     """Wrap ``model`` (logits over 2 classes) as an ART PyTorchClassifier for inputs like ``x``."""
     from art.estimators.classification import PyTorchClassifier
 
-    return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]),
-                             nb_classes=2, clip_values=(0.0, 1.0), channels_first=True,
-                             device_type="gpu" if x.is_cuda else "cpu")
+    with _device_of(x):
+        return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]),
+                                 nb_classes=2, clip_values=(0.0, 1.0), channels_first=True,
+                                 device_type="gpu" if x.is_cuda else "cpu")
+
+
+def _device_of(x: Tensor) -> contextlib.AbstractContextManager:
+    """ART puts the model on cuda:<current device>: make that ``x``'s device."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 
 def _run(attack, x: Tensor, y: Tensor) -> Tensor:
     x_np = x.detach().cpu().numpy().astype(np.float32)
-    x_adv = attack.generate(x=x_np, y=y.detach().cpu().numpy())
+    with _device_of(x):
+        x_adv = attack.generate(x=x_np, y=y.detach().cpu().numpy())
     return torch.from_numpy(np.asarray(x_adv, dtype=np.float32)).to(x.device)
 
 
 def fgsm(model: nn.Module, x: Tensor, y: Tensor, *, eps: float) -> Tensor:
     from art.attacks.evasion import FastGradientMethod
 
-    if eps == 0:  # ART refuses a zero step
-        return x.clone()
     attack = FastGradientMethod(classifier(model, x), norm=np.inf, eps=eps, eps_step=eps, targeted=False,
                                 num_random_init=0, batch_size=len(x))
     return _run(attack, x, y)
@@ -46,8 +52,6 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
         random_start: bool) -> Tensor:
     from art.attacks.evasion import ProjectedGradientDescentPyTorch
 
-    if eps == 0:  # ART refuses a zero step
-        return x.clone()
     attack = ProjectedGradientDescentPyTorch(classifier(model, x), norm=_ORD[norm], eps=eps, eps_step=alpha,
                                              max_iter=steps, targeted=False, num_random_init=int(random_start),
                                              batch_size=len(x), verbose=False)

@@ -43,7 +43,7 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
 def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_steps: int, lr: float,
           confidence: float, initial_const: float) -> Tensor:
     """Unbounded CW-L2 at the fixed constant ``initial_const`` (torchattacks has no binary search)."""
-    del binary_search_steps  # not offered by torchattacks; recorded in the cell's parameters anyway
+    assert binary_search_steps == 1, "torchattacks' CW has no binary search (CWL2 checks this)"
     return torchattacks.CW(_MinLogitZero(model), c=initial_const, kappa=confidence, steps=steps, lr=lr)(x, y)
 
 

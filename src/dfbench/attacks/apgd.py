@@ -39,8 +39,6 @@ class APGD(Attack):
         return {"steps": self.steps, "restarts": self.restarts}
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        if self.eps == 0:
-            return x
         return _torchattacks.apgd(detector, x, y, eps=self.eps, norm=self.norm, steps=self.steps,
                                   restarts=self.restarts, seed=self.seed)
 

@@ -80,7 +80,12 @@ class Attack:
         """
 
     def perturb(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        """Attack ``detector``'s decision at its calibrated threshold; checks the budget."""
+        """Attack ``detector``'s decision at its calibrated threshold; checks the budget.
+
+        At eps 0 the ball holds ``x`` alone, which is returned without running the attack
+        (several libraries refuse a zero step)."""
+        if self.eps == 0:
+            return x.detach().clone()
         with self.attacking(detector, x) as model:
             x_adv = self.run(model, x.detach(), y).detach()
         return check_budget(x, x_adv, self.eps, self.norm)

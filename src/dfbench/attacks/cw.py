@@ -10,7 +10,7 @@ found none, the clean input is returned. With two classes the loss is
 epsilons (:meth:`CWL2.sweep`).
 
 Arguments: ``eps`` (L2 budget), ``steps`` (Adam steps per constant, default 100),
-``binary_search_steps`` (default 5; torchattacks has none and uses ``initial_const``),
+``binary_search_steps`` (default 5; torchattacks has no binary search: 1, at ``initial_const``),
 ``lr`` (default 0.01), ``confidence`` (kappa, default 0), ``initial_const`` (default 0.1),
 ``backend`` ("native" | "torchattacks" | "art" | "foolbox"; ART is 6-8x slower: a numpy
 line search).
@@ -43,9 +43,13 @@ class CWL2(Attack):
     backends = tuple(BACKENDS)
 
     def __init__(self, *, eps: float, norm: str = "l2", backend: str = "native", seed: int = 0, steps: int = 100,
-                 binary_search_steps: int = 5, lr: float = 0.01, confidence: float = 0.0,
+                 binary_search_steps: int | None = None, lr: float = 0.01, confidence: float = 0.0,
                  initial_const: float = 0.1) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
+        if binary_search_steps is None:
+            binary_search_steps = 1 if backend == "torchattacks" else 5
+        elif backend == "torchattacks" and binary_search_steps != 1:
+            raise ValueError("torchattacks' CW has no binary search: binary_search_steps must be 1 (or unset)")
         if int(steps) < 1 or int(binary_search_steps) < 1:
             raise ValueError(f"steps and binary_search_steps must be >= 1, got {steps}, {binary_search_steps}")
         if not (lr > 0 and initial_const > 0 and confidence >= 0):

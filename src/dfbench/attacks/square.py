@@ -43,8 +43,6 @@ class Square(Attack):
         return {"n_queries": self.n_queries, "restarts": self.restarts, "p_init": self.p_init}
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        if self.eps == 0:
-            return x
         return _torchattacks.square(detector, x, y, eps=self.eps, norm=self.norm, n_queries=self.n_queries,
                                     restarts=self.restarts, p_init=self.p_init, seed=self.seed)
 

@@ -7,7 +7,9 @@ so the harness crafts them once per surrogate and scores them on every detector 
 the surrogate x target matrix.
 
 Arguments: ``eps``, ``norm``, ``surrogate`` (a registered detector name, or a Detector),
-``surrogate_seed`` (train the surrogate from this seed; default: the grid's seed),
+``surrogate_seed`` (train the surrogate from this seed; default: the grid's seed + 1, so
+that a surrogate of the target's own architecture is an independently trained model and
+never the target itself),
 ``base`` (the white-box attack run on the surrogate, default "pgd"), ``backend`` (the base
 attack's backend), and any of the base attack's own arguments (``steps=10`` ...).
 

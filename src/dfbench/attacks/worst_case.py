@@ -52,7 +52,10 @@ class WorstCase(Attack):
         for key in ("eps", "norm", "seed"):
             if key in spec:
                 raise ValueError(f"member {name!r}: '{key}' comes from the ensemble, not the member")
-        return attacks.create(name, eps=self.eps, norm=self.norm, seed=self.seed + i, **spec)
+        member = attacks.create(name, eps=self.eps, norm=self.norm, seed=self.seed + i, **spec)
+        if member.target_independent:
+            raise ValueError(f"member {name!r} does not attack the target itself; give it its own grid entry")
+        return member
 
     def params(self) -> dict[str, Any]:
         return {"attacks": [{"name": m.name, "backend": m.backend, **m.params()} for m in self.members]}

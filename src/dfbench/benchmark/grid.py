@@ -73,6 +73,7 @@ class Cell:
             "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
+            "batch_size": grid.batch_size,  # random starts are drawn per batch
         }
 
     def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:

@@ -82,14 +82,15 @@ def sweep_in_batches(attack: Attack, detector: Detector, split: Split, eps: list
 
 class Surrogates:
     """Trained detectors that attacks ask for by name (a transfer attack's surrogate), each
-    loaded or trained once per run, on the grid's data."""
+    loaded or trained once per run, on the grid's data. Without a seed of its own, a surrogate
+    is trained from the grid's seed + 1: never the very checkpoint of a target."""
 
     def __init__(self, grid: Grid, cache_dir: Path) -> None:
         self.grid, self.cache_dir = grid, cache_dir
         self._loaded: dict[tuple[str, int], Detector] = {}
 
     def __call__(self, name: str, params: dict[str, Any]) -> Detector:
-        seed = int(params.get("seed", self.grid.seed))
+        seed = int(params.get("seed", self.grid.seed + 1))
         if (name, seed) not in self._loaded:
             self._loaded[name, seed] = trained_detector(name, self.grid.dataset, self.grid.image_size,
                                                         self.cache_dir, seed=seed).detector
@@ -160,6 +161,13 @@ def _record(cell: Cell, grid: Grid, trained: Trained, n: int, **values: Any) -> 
         dfbench_version=__version__, git_sha=git_sha(), **numbers)
 
 
+def _store_failed(store: Store, cells: list[tuple[Cell, str]], grid: Grid, trained: Trained, n: int,
+                  fingerprint: str, flags: str, exc: Exception) -> None:
+    for cell, key in cells:
+        store.put(_record(cell, grid, trained, n, key=key, status="failed", dataset_fingerprint=fingerprint,
+                          detector_flags=flags, error=f"{type(exc).__name__}: {exc}"[:2000]))
+
+
 def run_grid(grid: Grid, store: Store, cache_dir: Path,
              on_progress: Callable[[int, str], None] | None = None) -> RunSummary:
     """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
@@ -183,9 +191,17 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path,
         progress(n_cells - n_todo, det_spec.name)
         if not todo:
             continue
-        clean_scores = predict_scores(trained.detector, split.images, grid.batch_size)
-        probe = split.head(PROBE_SAMPLES)
-        flags = ",".join(probe_detector(trained.detector, probe.images, probe.labels, seed=grid.seed))
+        new_cells = [(c, k) for u in todo for c, k in u if k not in done]
+        try:
+            clean_scores = predict_scores(trained.detector, split.images, grid.batch_size)
+            probe = split.head(PROBE_SAMPLES)
+            flags = ",".join(probe_detector(trained.detector, probe.images, probe.labels, seed=grid.seed))
+        except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
+            log.error("%s failed on clean data: %s", det_spec.name, exc)
+            _store_failed(store, new_cells, grid, trained, len(split), data.fingerprint, "", exc)
+            summary.failed += len(new_cells)
+            progress(len(new_cells), det_spec.name)
+            continue
         for unit in todo:
             cells = [c for c, _ in unit]
             new = [(c, k) for c, k in unit if k not in done]
@@ -196,6 +212,8 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path,
                 x_advs, kind = crafter(cells, trained.detector)
                 seconds = (time.perf_counter() - start) / len(unit)
                 for (cell, key), x_adv in zip(unit, x_advs):
+                    if key in done:  # a resumed unit: the stored record stays as it is
+                        continue
                     record, adv_scores = measure(cell, grid, trained, split, clean_scores, x_adv, key=key,
                                                  dataset_fingerprint=data.fingerprint, attack_kind=kind,
                                                  detector_flags=flags, seconds=seconds)
@@ -203,10 +221,7 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path,
                 summary.ran += len(new)
             except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
                 log.error("%s failed: %s", label, exc)
-                for cell, key in new:
-                    store.put(_record(cell, grid, trained, len(split), key=key, status="failed",
-                                      dataset_fingerprint=data.fingerprint, detector_flags=flags,
-                                      error=f"{type(exc).__name__}: {exc}"[:2000]))
+                _store_failed(store, new, grid, trained, len(split), data.fingerprint, flags, exc)
                 summary.failed += len(new)
             progress(len(new), label)
     store.set_check_flags(check_cells(store.records()))

@@ -31,7 +31,7 @@ TOLERANCE_SAMPLES = 2
 ZERO_GRADIENT_SHARE = 0.1   # flag when more samples than this have an all-zero input gradient
 LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
 LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
-WHITE_BOX = ("single_step", "iterative", "minimum_norm", "ensemble")
+WHITE_BOX = ("single_step", "iterative", "minimum_norm")  # not ensembles: they may hold black-box members
 BLACK_BOX = {"transfer": "transfer_beats_white_box", "query": "black_box_beats_white_box"}
 SERIES = ["detector", "defenses", "weights_sha256", "dataset", "attack", "backend", "norm", "attack_params"]
 ROW = ["detector", "defenses", "weights_sha256", "dataset", "norm", "eps"]
@@ -39,17 +39,25 @@ ROW = ["detector", "defenses", "weights_sha256", "dataset", "norm", "eps"]
 
 def probe_detector(detector: Detector, x: Tensor, y: Tensor, seed: int = 0) -> list[str]:
     """Flags about the detector itself, from a small clean batch ``x`` ``(N, ...)``, ``y`` ``(N,)``."""
-    flags = []
+    was_training = detector.training
     detector.eval()
+    try:
+        return _probe(detector, x, y, seed)
+    finally:
+        detector.train(was_training)
+
+
+def _probe(detector: Detector, x: Tensor, y: Tensor, seed: int) -> list[str]:
+    flags = []
     with torch.no_grad():
         out, again = detector(x), detector(x)
     if not torch.isfinite(out).all():
         return ["nonfinite_logits"]
     if not torch.equal(out, again):
         flags.append("nondeterministic")
-    rows_are_distributions = (out >= 0).all() and (out <= 1).all() and torch.allclose(
-        out.sum(1), torch.ones(len(out)), atol=1e-4)
-    log_distributions = (out <= 0).all() and torch.allclose(out.exp().sum(1), torch.ones(len(out)), atol=1e-4)
+    ones = torch.ones_like(out[:, 0])
+    rows_are_distributions = (out >= 0).all() and (out <= 1).all() and torch.allclose(out.sum(1), ones, atol=1e-4)
+    log_distributions = (out <= 0).all() and torch.allclose(out.exp().sum(1), ones, atol=1e-4)
     if rows_are_distributions or log_distributions:
         flags.append("probability_outputs")
     margin_zero, ce_zero = (_zero_gradient_share(detector, x, y, loss) for loss in ("margin", "ce"))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..attacks.transfer import DEFAULT_BASE
 from ..benchmark.store import Store
+from ..errors import DfbenchError
 
 ROW_KEYS = ["detector", "defenses", "weights_sha256", "dataset"]
 
@@ -79,11 +80,17 @@ def row_flags(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{**dict(zip(ROW_KEYS, k)), "flags": union(g)} for k, g in records.groupby(ROW_KEYS)])
 
 
+def _base_label(backend: str, params: dict) -> str:
+    """``pgd (torchattacks) steps=10``: the base attack run on the surrogate and its own parameters."""
+    own = {k: v for k, v in params.items() if k not in ("surrogate", "surrogate_seed", "base")}
+    return " ".join([f"{params.get('base', DEFAULT_BASE)} ({backend})", *(f"{k}={v}" for k, v in sorted(own.items()))])
+
+
 def transfer_matrix(store: Store) -> pd.DataFrame:
     """Robust accuracy of each target under examples crafted on each surrogate.
 
-    One row per (surrogate, base attack, norm, eps), one column per target detector; empty
-    when the store holds no transfer cells.
+    One row per (surrogate, base attack and its parameters, norm, eps), one column per target
+    detector; empty when the store holds no transfer cells.
     """
     records = store.records()
     transfer = records[records.attack_kind == "transfer"]
@@ -92,10 +99,14 @@ def transfer_matrix(store: Store) -> pd.DataFrame:
     params = transfer.attack_params.map(json.loads)
     transfer = transfer.assign(surrogate=[p["surrogate"] + (f" (seed {p['surrogate_seed']})"
                                                             if "surrogate_seed" in p else "") for p in params],
-                               base=[p.get("base", DEFAULT_BASE) for p in params],
+                               attack=[_base_label(b, p) for b, p in zip(transfer.backend, params)],
                                eps_label=[eps_label(n, e) for n, e in zip(transfer.norm, transfer.eps)])
-    wide = transfer.pivot_table(index=["surrogate", "base", "eps_label", "eps"], columns="detector",
-                                values="adv_acc").reset_index().sort_values(["surrogate", "base", "eps"])
+    index = ["surrogate", "attack", "eps_label", "eps"]
+    if transfer.duplicated([*index, "detector"]).any():  # e.g. one target under two weights files
+        raise DfbenchError("two transfer cells share surrogate, attack, eps and target; use one results "
+                           "directory per set of weights")
+    wide = transfer.pivot_table(index=index, columns="detector", values="adv_acc",
+                                aggfunc="first").reset_index().sort_values(["surrogate", "attack", "eps"])
     return wide.drop(columns="eps").rename(columns={"eps_label": "eps"}).rename_axis(columns=None)
 
 
