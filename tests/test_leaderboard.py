@@ -12,7 +12,8 @@ def _rows(cells):
     clean = [0.2, 0.9, 0.9, 0.3]  # sample 3 is already wrong clean
     records, samples = [], []
     for key, attack, eps, adv in cells:
-        records.append({"key": key, "detector": "d", "defenses": "", "weights_sha256": "w", "dataset": "mini",
+        records.append({"key": key, "detector": "d", "training": "", "defenses": "", "adaptive": 0, "weights_sha256": "w",
+                        "dataset": "mini",
                         "norm": "linf", "eps": eps, "attack": attack, "threshold": 0.5})
         samples += [{"key": key, "idx": i, "label": labels[i], "clean_score": clean[i], "adv_score": a}
                     for i, a in enumerate(adv)]

@@ -61,8 +61,11 @@ def test_the_trained_cnn_is_not_masking_gradients(trained_cnn, probe_batch):
     assert not {"zero_gradients", "survives_large_eps", "nondeterministic", "probability_outputs"} & set(flags)
 
 
-def record(key, attack="pgd", kind="iterative", eps=0.01, adv_acc=0.5, clean_acc=0.8, n=100, **kw):
-    return dict(key=key, detector="d", defenses="", weights_sha256="w", dataset="mini", attack=attack,
+def record(key, attack="pgd", kind="iterative", eps=0.01, adv_acc=0.5, clean_acc=0.8, n=100, defenses="",
+           adaptive=0, **kw):
+    return dict(key=key, detector="d", training="", defenses=defenses, adaptive=adaptive, weights_sha256="w",
+                dataset="mini",
+                attack=attack,
                 attack_kind=kind, backend="native", norm="linf", attack_params="{}", eps=eps, adv_acc=adv_acc,
                 clean_acc=clean_acc, n_samples=n, **kw)
 
@@ -88,6 +91,8 @@ def test_consistent_cells_get_no_flags():
      "transfer_beats_white_box"),
     ([record("p", adv_acc=0.6), record("s", attack="square", kind="query", adv_acc=0.3)], "s",
      "black_box_beats_white_box"),
+    ([record("n", defenses="Jpeg(quality=75)", adv_acc=0.6),
+      record("a", defenses="Jpeg(quality=75)", adaptive=1, adv_acc=0.2)], "n", "gradient_masking"),
 ])
 def test_inconsistent_cells_are_flagged(cells, key, flag):
     assert flag in flags_of(*cells)[key]
@@ -97,3 +102,10 @@ def test_differences_within_two_samples_are_not_flagged():
     out = flags_of(record("a", eps=0.01, adv_acc=0.30), record("b", eps=0.02, adv_acc=0.32),
                    record("f", attack="fgsm", kind="single_step", eps=0.02, adv_acc=0.31))
     assert out == {"a": [], "b": [], "f": []}
+
+
+def test_a_defense_that_holds_up_adaptively_is_not_masking():
+    out = flags_of(record("n", defenses="GaussianBlur(sigma=1)", adv_acc=0.40),
+                   record("a", defenses="GaussianBlur(sigma=1)", adaptive=1, adv_acc=0.35),
+                   record("u", adv_acc=0.1))  # undefended and naive/adaptive are different rows
+    assert out == {"n": [], "a": [], "u": []}

@@ -17,6 +17,8 @@ A grid is a TOML file (``quick`` and ``full`` ship in ``benchmark/grids/``)::
     backend = "torchattacks"
     eps = ["1/255", "2/255", 0.03]   # numbers or "a/b" fractions
     steps = 10             # any other key is passed to the attack
+    [[defenses]]           # optional: each chain is attacked naively and adaptively
+    chain = [{ name = "jpeg", quality = 75 }, { name = "gaussian_blur", sigma = 1.0 }]
 
 Everything is validated when the file is loaded, before any compute.
 """
@@ -34,11 +36,14 @@ from typing import Any
 
 from ..attacks import attacks, create_attack
 from ..data import SPLITS, datasets
-from ..detectors import detectors
+from ..defenses import create_defense, defend
+from ..detectors import Detector, detectors
 from ..errors import ConfigError
+from ..train.trained import describe_training, training_config
 
 GRIDS_DIR = Path(__file__).parent / "grids"
-TOP_KEYS = {"name", "seed", "batch_size", "data", "detectors", "attacks"}
+TOP_KEYS = {"name", "seed", "batch_size", "data", "detectors", "attacks", "defenses"}
+DEFENSE_KEYS = {"chain", "eot_samples"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
 
@@ -47,6 +52,11 @@ class DetectorSpec:
     name: str
     weights: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # a training-time defense (train.training_config)
+
+    @property
+    def training_name(self) -> str:
+        return describe_training(training_config(self.training, 0))
 
 
 @dataclass(frozen=True)
@@ -60,16 +70,37 @@ class AttackSpec:
 
 
 @dataclass(frozen=True)
+class DefenseSpec:
+    """A chain of preprocessing defenses, in the order the input travels."""
+
+    chain: tuple[tuple[str, dict[str, Any]], ...]
+    eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
+
+    def build(self, detector: Detector) -> Detector:
+        """Fresh defense layers around ``detector``."""
+        return defend(detector, *(create_defense(name, **params) for name, params in self.chain))
+
+    @property
+    def name(self) -> str:
+        return " -> ".join(create_defense(name, **params).describe() for name, params in self.chain)
+
+
+@dataclass(frozen=True)
 class Cell:
-    """One unit of work: a detector under one attack at one epsilon."""
+    """One cell: a detector, undefended or behind a defense chain attacked naively or
+    adaptively, under one attack at one epsilon."""
 
     detector: DetectorSpec
     attack: AttackSpec
     eps: float
+    defense: DefenseSpec | None = None
+    adaptive: bool = False
 
     def spec(self, grid: Grid) -> dict[str, Any]:
         return {
-            "detector": self.detector.name, "detector_params": self.detector.params, "defenses": "",
+            "detector": self.detector.name, "detector_params": self.detector.params,
+            "training": self.detector.training_name,
+            "defenses": self.defense.name if self.defense else "", "adaptive": self.adaptive,
             "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
@@ -101,19 +132,29 @@ class Grid:
     batch_size: int
     detectors: tuple[DetectorSpec, ...]
     attacks: tuple[AttackSpec, ...]
+    defenses: tuple[DefenseSpec, ...] = ()
     sha256: str = ""
+
+    def views(self) -> list[tuple[DefenseSpec | None, bool]]:
+        """(defense, adaptive) pairs: undefended once, each defense attacked naively and adaptively."""
+        return [(None, False), *((d, adaptive) for d in self.defenses for adaptive in (False, True))]
 
     def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
         dets = self.detectors if detector is None else (detector,)
-        return [Cell(d, a, eps) for d in dets for a in self.attacks for eps in a.eps]
+        return [c for d in dets for u in self.units(d) for c in u]
 
-    def units(self, detector: DetectorSpec) -> list[list[Cell]]:
-        """The detector's cells grouped into units of work: one cell each, except that an attack
-        that sweeps (a worst-case cascade over eps) runs all its eps values as one unit."""
+    def units(self, detector: DetectorSpec, defense: DefenseSpec | None = None,
+              adaptive: bool | None = None) -> list[list[Cell]]:
+        """The detector's cells grouped into units of work (for one defense view, if given): one
+        cell each, except that an attack that sweeps (a worst-case cascade, CW) runs all its eps
+        values as one unit."""
         units: list[list[Cell]] = []
-        for a in self.attacks:
-            cells = [Cell(detector, a, eps) for eps in a.eps]
-            units.extend([cells] if a.sweeps else [[c] for c in cells])
+        for view in self.views():
+            if adaptive is not None and view != (defense, adaptive):
+                continue
+            for a in self.attacks:
+                cells = [Cell(detector, a, eps, *view) for eps in a.eps]
+                units.extend([cells] if a.sweeps else [[c] for c in cells])
         return units
 
 
@@ -143,6 +184,28 @@ def _require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
     return value
+
+
+def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size: int) -> DefenseSpec:
+    """Check a ``[[defenses]]`` entry: names, parameters, and that every detector can take it."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _check_keys(entry, DEFENSE_KEYS, where)
+    chain = _require(entry, "chain", list, where)
+    if not chain or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in chain):
+        raise ConfigError(f"{where}: chain must be a non-empty list of tables with a 'name'")
+    eot = entry.get("eot_samples", 8)
+    if not isinstance(eot, int) or isinstance(eot, bool) or not 1 <= eot <= 100:
+        raise ConfigError(f"{where}: eot_samples must be an integer in 1..100, got {eot!r}")
+    spec = DefenseSpec(tuple((c["name"], {k: v for k, v in c.items() if k != "name"}) for c in chain), eot)
+    for d in dets:  # builds every layer (checks its parameters) on every detector (checks the modality)
+        try:
+            spec.build(detectors.create(d.name, input_size=(image_size, image_size), **d.params))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {d.name}: {exc}") from None
+    return spec
 
 
 def resolve_grid_path(name_or_path: str | Path) -> Path:
@@ -201,11 +264,20 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         weights = entry.get("weights")
         if weights is not None and not Path(weights).is_file():
             raise ConfigError(f"{w}: weights file {weights} does not exist")
-        params = {k: v for k, v in entry.items() if k not in ("name", "weights")}
-        dets.append(DetectorSpec(name, weights, params))
+        training = entry.get("training", {})
+        if not isinstance(training, dict):
+            raise ConfigError(f"{w}: training must be a table, e.g. {{ adv = \"pgd\", adv_eps = \"8/255\" }}")
+        if "adv_eps" in training:
+            training = {**training, "adv_eps": parse_eps(training["adv_eps"], w)}
+        try:
+            training_config(training, 0)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{w}: training: {exc}") from None
+        params = {k: v for k, v in entry.items() if k not in ("name", "weights", "training")}
+        dets.append(DetectorSpec(name, weights, params, training))
     if not dets:
         raise ConfigError(f"{where}: no detectors")
-    names = [d.name for d in dets]
+    names = [(d.name, json.dumps(d.params, sort_keys=True), d.training_name, d.weights) for d in dets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: a detector is listed twice")
 
@@ -231,6 +303,10 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
                                sweeps=hasattr(attack, "sweep")))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
+    defs = tuple(_parse_defense(entry, f"{where} defenses[{i}]", dets, image_size)
+                 for i, entry in enumerate(doc.get("defenses", [])))
+    if len({d.name for d in defs}) != len(defs):
+        raise ConfigError(f"{where}: a defense chain is listed twice")
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
-                attacks=tuple(atts))
+                attacks=tuple(atts), defenses=defs)

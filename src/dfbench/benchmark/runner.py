@@ -2,9 +2,10 @@
 
 Resumable: a cell whose key is already in the store is skipped, and each cell is written
 in one transaction, so a run killed at any moment continues where it stopped. No work is
-repeated: clean scores and the sanity probe run once per detector, transfer examples are
-crafted once per surrogate and scored on every target, and a worst-case ensemble attacks a
-sample fooled at a smaller eps no more. A unit that raises is stored as failed (with its
+repeated: clean scores run once per detector and defense, the sanity probe once per view
+(undefended; each defense naive and adaptive), transfer examples are crafted once per
+surrogate and scored on every target and defense, and a worst-case ensemble attacks a
+sample fooled at a smaller eps no more. Randomized defenses score under a fixed seed. A unit that raises is stored as failed (with its
 error) and retried by the next run; the rest of the grid goes on. After every run the
 cross-cell sanity checks are recomputed over the whole store.
 """
@@ -32,7 +33,8 @@ from ..data.base import Split
 from ..detectors.base import Detector
 from ..train import predict_scores, trained_detector
 from ..train.trained import Trained
-from .grid import Cell, Grid
+from ..defenses import attack_view
+from .grid import Cell, DefenseSpec, DetectorSpec, Grid
 from .metrics import classification_metrics, evasion_rate, perturbation_quality
 from .sanity import check_cells, probe_detector
 from .store import CellRecord, Store
@@ -120,7 +122,8 @@ class Crafter:
             return sweep_in_batches(attack, detector, self.split, [c.eps for c in unit], bs), attack.kind
         if not attack.target_independent:
             return [attack_in_batches(attack, detector, self.split, bs)], attack.kind
-        spec = {k: v for k, v in unit[0].spec(self.grid).items() if k not in ("detector", "detector_params")}
+        spec = {k: v for k, v in unit[0].spec(self.grid).items()
+                if k not in ("detector", "detector_params", "training", "defenses", "adaptive")}
         key = json.dumps(spec, sort_keys=True)
         if key not in self._target_independent:
             self._target_independent[key] = attack_in_batches(attack, detector, self.split, bs)
@@ -128,9 +131,8 @@ class Crafter:
 
 
 def measure(cell: Cell, grid: Grid, trained: Trained, split: Split, clean_scores: Tensor, x_adv: Tensor,
-            **fields: Any) -> tuple[CellRecord, Tensor]:
-    """Score ``x_adv`` and build the cell's record; returns it and the adversarial scores ``(N,)``."""
-    adv_scores = predict_scores(trained.detector, x_adv, grid.batch_size)
+            adv_scores: Tensor, **fields: Any) -> CellRecord:
+    """The cell's record from clean and adversarial inputs and scores ``(N,)``."""
     linf, l2 = perturbation_norms(split.images, x_adv)
     ssim, psnr = perturbation_quality(split.images, x_adv)
     changed = torch.isfinite(psnr)
@@ -143,7 +145,7 @@ def measure(cell: Cell, grid: Grid, trained: Trained, split: Split, clean_scores
                      linf_mean=float(linf.mean()), linf_max=float(linf.max()),
                      l2_mean=float(l2.mean()), l2_max=float(l2.max()), ssim_mean=float(ssim.mean()),
                      psnr_mean=float(psnr[changed].mean()) if changed.any() else NAN, **fields)
-    return record, adv_scores
+    return record
 
 
 def _record(cell: Cell, grid: Grid, trained: Trained, n: int, **values: Any) -> CellRecord:
@@ -153,19 +155,13 @@ def _record(cell: Cell, grid: Grid, trained: Trained, n: int, **values: Any) -> 
     numbers.update(values)
     numbers.setdefault("attack_kind", "")
     return CellRecord(
-        detector=cell.detector.name, weights_sha256=trained.weights_sha256, defenses="",
+        detector=cell.detector.name, training=cell.detector.training_name, weights_sha256=trained.weights_sha256,
+        defenses=cell.defense.name if cell.defense else "", adaptive=int(cell.adaptive),
         attack=cell.attack.name, backend=cell.attack.backend, norm=cell.attack.norm, eps=cell.eps,
         attack_params=json.dumps(cell.attack.params, sort_keys=True), dataset=grid.dataset,
         split=grid.split, image_size=grid.image_size, n_samples=n,
         threshold=trained.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
         dfbench_version=__version__, git_sha=git_sha(), **numbers)
-
-
-def _store_failed(store: Store, cells: list[tuple[Cell, str]], grid: Grid, trained: Trained, n: int,
-                  fingerprint: str, flags: str, exc: Exception) -> None:
-    for cell, key in cells:
-        store.put(_record(cell, grid, trained, n, key=key, status="failed", dataset_fingerprint=fingerprint,
-                          detector_flags=flags, error=f"{type(exc).__name__}: {exc}"[:2000]))
 
 
 def run_grid(grid: Grid, store: Store, cache_dir: Path,
@@ -178,51 +174,94 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path,
     summary = RunSummary(total=len(grid.cells()))
     data = create_dataset(grid.dataset, image_size=grid.image_size)
     split = data[grid.split].head(grid.max_samples)
-    crafter = Crafter(grid, split, cache_dir)
-    done = store.done_keys()
+    run = _Run(grid, store, split, data.fingerprint, Crafter(grid, split, cache_dir), summary, progress)
     for det_spec in grid.detectors:
         trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                                   weights=det_spec.weights, **det_spec.params)
-        units = [[(c, c.key(grid, trained.weights_sha256, data.fingerprint)) for c in u]
-                 for u in grid.units(det_spec)]
-        todo = [u for u in units if any(k not in done for _, k in u)]
-        n_cells, n_todo = sum(map(len, units)), sum(k not in done for u in todo for _, k in u)
-        summary.skipped += n_cells - n_todo
-        progress(n_cells - n_todo, det_spec.name)
-        if not todo:
-            continue
-        new_cells = [(c, k) for u in todo for c, k in u if k not in done]
-        try:
-            clean_scores = predict_scores(trained.detector, split.images, grid.batch_size)
-            probe = split.head(PROBE_SAMPLES)
-            flags = ",".join(probe_detector(trained.detector, probe.images, probe.labels, seed=grid.seed))
-        except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
-            log.error("%s failed on clean data: %s", det_spec.name, exc)
-            _store_failed(store, new_cells, grid, trained, len(split), data.fingerprint, "", exc)
-            summary.failed += len(new_cells)
-            progress(len(new_cells), det_spec.name)
-            continue
-        for unit in todo:
-            cells = [c for c, _ in unit]
-            new = [(c, k) for c, k in unit if k not in done]
-            label = f"{det_spec.name} {cells[0].attack.name}/{cells[0].attack.norm} eps=" + \
-                ",".join(f"{c.eps:.4g}" for c in cells)
-            start = time.perf_counter()
-            try:
-                x_advs, kind = crafter(cells, trained.detector)
-                seconds = (time.perf_counter() - start) / len(unit)
-                for (cell, key), x_adv in zip(unit, x_advs):
-                    if key in done:  # a resumed unit: the stored record stays as it is
-                        continue
-                    record, adv_scores = measure(cell, grid, trained, split, clean_scores, x_adv, key=key,
-                                                 dataset_fingerprint=data.fingerprint, attack_kind=kind,
-                                                 detector_flags=flags, seconds=seconds)
-                    store.put(record, split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist())
-                summary.ran += len(new)
-            except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
-                log.error("%s failed: %s", label, exc)
-                _store_failed(store, new, grid, trained, len(split), data.fingerprint, flags, exc)
-                summary.failed += len(new)
-            progress(len(new), label)
+                                   weights=det_spec.weights, training=det_spec.training, **det_spec.params)
+        for defense, adaptive in grid.views():
+            run.view(trained, det_spec, defense, adaptive)
     store.set_check_flags(check_cells(store.records()))
     return summary
+
+
+@dataclass
+class _Run:
+    """The state of one run_grid call, and how it runs one detector under one defense view."""
+
+    grid: Grid
+    store: Store
+    split: Split
+    fingerprint: str
+    crafter: Crafter
+    summary: RunSummary
+    progress: Callable[[int, str], None]
+
+    def __post_init__(self) -> None:
+        self.done = self.store.done_keys()
+
+    def scores(self, detector: Detector, images: Tensor) -> Tensor:
+        """P(fake) under a fixed random state, so randomized defenses score reproducibly."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.grid.seed)
+            return predict_scores(detector, images, self.grid.batch_size)
+
+    def view(self, trained: Trained, det_spec: DetectorSpec, defense: DefenseSpec | None, adaptive: bool) -> None:
+        """Every unfinished cell of one detector behind ``defense``, attacked naively or adaptively."""
+        grid, name = self.grid, det_spec.name
+        units = [[(c, c.key(grid, trained.weights_sha256, self.fingerprint)) for c in u]
+                 for u in grid.units(det_spec, defense, adaptive)]
+        todo = [u for u in units if any(k not in self.done for _, k in u)]
+        new_cells = [(c, k) for u in todo for c, k in u if k not in self.done]
+        n_cells = sum(map(len, units))
+        self.summary.skipped += n_cells - len(new_cells)
+        self.progress(n_cells - len(new_cells), name)
+        if not todo:
+            return
+        scored = defense.build(trained.detector) if defense else trained.detector
+        flags = ""
+        with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:
+            try:
+                clean_scores = self.scores(scored, self.split.images)
+                probe = self.split.head(PROBE_SAMPLES)
+                flags = ",".join(probe_detector(attacked, probe.images, probe.labels, seed=grid.seed))
+            except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
+                log.error("%s failed on clean data: %s", name, exc)
+                self.fail(new_cells, trained, flags, exc)
+                return
+            for unit in todo:
+                self.unit(unit, trained, scored, attacked, clean_scores, flags)
+
+    def unit(self, unit: list[tuple[Cell, str]], trained: Trained, scored: Detector, attacked: Detector,
+             clean_scores: Tensor, flags: str) -> None:
+        cells = [c for c, _ in unit]
+        new = [(c, k) for c, k in unit if k not in self.done]
+        first = cells[0]
+        label = (f"{first.detector.name}{' ' + first.defense.name if first.defense else ''}"
+                 f"{' adaptive' if first.adaptive else ''} {first.attack.name}/{first.attack.norm} eps="
+                 + ",".join(f"{c.eps:.4g}" for c in cells))
+        start = time.perf_counter()
+        try:
+            x_advs, kind = self.crafter(cells, attacked)
+            seconds = (time.perf_counter() - start) / len(unit)
+            for (cell, key), x_adv in zip(unit, x_advs):
+                if key in self.done:  # a resumed unit: the stored record stays as it is
+                    continue
+                adv_scores = self.scores(scored, x_adv)
+                record = measure(cell, self.grid, trained, self.split, clean_scores, x_adv, adv_scores, key=key,
+                                 dataset_fingerprint=self.fingerprint, attack_kind=kind, detector_flags=flags,
+                                 seconds=seconds)
+                self.store.put(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist())
+            self.summary.ran += len(new)
+        except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
+            log.error("%s failed: %s", label, exc)
+            self.fail(new, trained, flags, exc)
+            return
+        self.progress(len(new), label)
+
+    def fail(self, cells: list[tuple[Cell, str]], trained: Trained, flags: str, exc: Exception) -> None:
+        for cell, key in cells:
+            self.store.put(_record(cell, self.grid, trained, len(self.split), key=key, status="failed",
+                                   dataset_fingerprint=self.fingerprint, detector_flags=flags,
+                                   error=f"{type(exc).__name__}: {exc}"[:2000]))
+        self.summary.failed += len(cells)
+        self.progress(len(cells), cells[0][0].detector.name if cells else "")

@@ -9,8 +9,10 @@ Evaluating Adversarial Robustness" (2019). Two kinds:
   ``saturated_softmax``: only cross-entropy's does, so CE attacks stall where margin
   attacks would not), and a detector that a large-eps margin PGD cannot break.
 - :func:`check_cells`, over all stored records after every run: robust != clean at eps 0,
-  robust accuracy rising with eps, an iterative attack weaker than a single-step one, and a
-  transfer or query (black-box) attack beating the white-box ones at the same budget.
+  robust accuracy rising with eps, an iterative attack weaker than a single-step one, a
+  transfer or query (black-box) attack beating the white-box ones at the same budget, and a
+  defense whose naive robust accuracy exceeds its adaptive (BPDA/EOT) one by more than
+  ``MASKING_GAP``: gradient masking (Athalye, Carlini & Wagner 2018), flagged on the naive cell.
 
 Comparisons allow ``TOLERANCE_SAMPLES`` samples of slack, so a tie broken by one borderline
 sample is not a flag.
@@ -33,8 +35,10 @@ LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
 LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
 WHITE_BOX = ("single_step", "iterative", "minimum_norm")  # not ensembles: they may hold black-box members
 BLACK_BOX = {"transfer": "transfer_beats_white_box", "query": "black_box_beats_white_box"}
-SERIES = ["detector", "defenses", "weights_sha256", "dataset", "attack", "backend", "norm", "attack_params"]
-ROW = ["detector", "defenses", "weights_sha256", "dataset", "norm", "eps"]
+SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "attack", "backend", "norm",
+          "attack_params"]
+ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "norm", "eps"]
+MASKING_GAP = 0.10  # naive robust accuracy this far above the adaptive one: gradient masking
 
 
 def probe_detector(detector: Detector, x: Tensor, y: Tensor, seed: int = 0) -> list[str]:
@@ -115,4 +119,12 @@ def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
             for r in row[row.attack_kind == kind].itertuples():
                 if r.adv_acc < white - r.tol:
                     flags[r.key].add(flag)
+    defended = records[records.defenses.fillna("") != ""]
+    pairs = [c for c in SERIES if c != "adaptive"] + ["eps"]
+    for _, cell in defended.groupby(pairs, dropna=False):
+        naive, adaptive = cell[cell.adaptive == 0], cell[cell.adaptive == 1]
+        if len(naive) and len(adaptive):
+            gap = naive.adv_acc.iloc[0] - adaptive.adv_acc.iloc[0]
+            if gap > max(MASKING_GAP, naive.tol.iloc[0]):
+                flags[naive.key.iloc[0]].add("gradient_masking")
     return {k: sorted(v) for k, v in flags.items()}

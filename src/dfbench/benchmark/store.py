@@ -27,8 +27,10 @@ class CellRecord:
     status: str  # "ok" | "failed"
     error: str
     detector: str
+    training: str  # a training-time defense ("" for plain training), e.g. "pgd-at(eps=0.0314, ratio=0.5, steps=7)"
     weights_sha256: str
-    defenses: str
+    defenses: str  # the preprocessing chain, "" if none
+    adaptive: int  # 1: attacked through the defenses' BPDA/EOT gradient paths; 0: naively (or undefended)
     attack: str
     attack_kind: str  # single_step | iterative | minimum_norm | query | transfer | ensemble
     backend: str

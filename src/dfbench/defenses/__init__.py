@@ -1,5 +1,19 @@
-"""Defenses: wrappers that are themselves Detectors (see base.py)."""
+"""Defenses: wrappers that are themselves Detectors (base.py), one preprocessing defense per
+file. Training-time defenses (adversarial training, distillation) produce weights instead:
+see ``dfbench.train``."""
 
-from .base import Defense, defend, defenses, register_defense
+from . import bit_depth, gaussian_blur, jpeg, median_filter, random_resize_pad  # noqa: F401  (registration)
+from .base import Defense, attack_view, chain_name, defend, defenses, register_defense
+from .bit_depth import BitDepth
+from .gaussian_blur import GaussianBlur
+from .jpeg import Jpeg
+from .median_filter import MedianFilter
+from .random_resize_pad import RandomResizePad
 
-__all__ = ["Defense", "defend", "defenses", "register_defense"]
+__all__ = ["BitDepth", "Defense", "GaussianBlur", "Jpeg", "MedianFilter", "RandomResizePad", "attack_view",
+           "chain_name", "create_defense", "defend", "defenses", "register_defense"]
+
+
+def create_defense(name: str, **params) -> Defense:
+    """An unattached defense layer by registered name (attach it with :func:`defend`)."""
+    return defenses.create(name, **params)

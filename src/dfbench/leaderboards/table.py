@@ -19,7 +19,7 @@ from ..attacks.transfer import DEFAULT_BASE
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 
-ROW_KEYS = ["detector", "defenses", "weights_sha256", "dataset"]
+ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset"]
 
 
 def eps_label(norm: str, eps: float) -> str:
@@ -66,9 +66,13 @@ def leaderboard(store: Store) -> pd.DataFrame:
     wide = robust.pivot_table(index=ROW_KEYS, columns="column", values="robust_acc").reindex(columns=columns)
     table = clean.merge(wide.reset_index(), on=ROW_KEYS, how="left")
     table = table.merge(row_flags(records), on=ROW_KEYS, how="left")
-    table = table.sort_values("clean_acc", ascending=False)
     table["weights"] = table.pop("weights_sha256").str[:12]
-    return table[["detector", "defenses", "weights", "dataset", "n", "clean_acc", "clean_auc", *columns, "flags"]]
+    # undefended rows: plain white-box; defended rows: the naive and the adaptive attack, side by side
+    table["attack_mode"] = ["" if d == "" else "adaptive" if a else "naive" for d, a in zip(table.defenses,
+                                                                                          table.adaptive)]
+    table = table.sort_values(["detector", "weights", "defenses", "attack_mode"], kind="stable")
+    return table[["detector", "training", "defenses", "attack_mode", "weights", "dataset", "n", "clean_acc", "clean_auc",
+                  *columns, "flags"]]
 
 
 def row_flags(records: pd.DataFrame) -> pd.DataFrame:

@@ -41,6 +41,7 @@ class Card:
     val: dict[str, float]
     sha256: str
     dfbench_version: str = __version__
+    training: str = ""  # a training-time defense, e.g. "pgd-at(eps=0.0314, ratio=0.5, steps=7)"
 
 
 def sha256_file(path: Path) -> str:

@@ -1,7 +1,12 @@
 """Supervised training of a detector on a dataset's train split, early-stopped on val.
 
 Adam, seeded, class-balanced cross-entropy, light augmentation (flip and a small shift),
-early stopping on validation loss with the best weights kept.
+early stopping on validation loss with the best weights kept. Two training-time defenses:
+
+- adversarial training: a share ``adv_ratio`` of every batch is replaced by FGSM (Goodfellow
+  et al. 2015) or PGD (Madry et al. 2018) examples crafted against the current weights;
+- defensive distillation (Papernot et al., S&P 2016): with ``temperature`` T > 1 the loss sees
+  ``logits / T``, and with a ``teacher`` the targets are its soft labels at T.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..attacks import create_attack
 from ..benchmark.metrics import best_threshold, classification_metrics
 from ..data.base import Split
 from ..detectors.base import Detector
@@ -30,6 +36,19 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 8
     seed: int = 0
+    adv: str | None = None      # "fgsm" | "pgd": adversarial training
+    adv_eps: float = 8 / 255    # L-inf budget of the training attack
+    adv_ratio: float = 0.5      # share of each batch replaced by adversarial examples
+    adv_steps: int = 7          # PGD steps (step size 2.5 eps / steps)
+    temperature: float = 1.0    # softmax temperature of the loss (defensive distillation)
+
+    def __post_init__(self) -> None:
+        if self.adv not in (None, "fgsm", "pgd"):
+            raise ValueError(f"adv must be fgsm or pgd, got {self.adv!r}")
+        if not 0 < self.adv_eps <= 1 or not 0 < self.adv_ratio <= 1 or self.adv_steps < 1:
+            raise ValueError("adv eps must be in (0, 1], adv ratio in (0, 1], adv steps >= 1")
+        if not 1 <= self.temperature <= 1000:
+            raise ValueError(f"temperature must be in [1, 1000], got {self.temperature}")
 
 
 @dataclass
@@ -64,11 +83,29 @@ def predict_scores(detector: Detector, images: Tensor, batch_size: int = 128) ->
                       for i in range(0, len(images), batch_size)])
 
 
+def _adversarial(detector: Detector, x: Tensor, y: Tensor, config: TrainConfig, step: int) -> Tensor:
+    """``x`` with its first ``adv_ratio`` share replaced by examples against the current weights."""
+    k = round(config.adv_ratio * len(x))
+    if not config.adv or k == 0:
+        return x
+    steps = {"steps": config.adv_steps} if config.adv == "pgd" else {}
+    attack = create_attack(config.adv, eps=config.adv_eps, backend="native", seed=config.seed + step, **steps)
+    return torch.cat([attack.perturb(detector, x[:k], y[:k]), x[k:]])
+
+
+@torch.no_grad()
+def _logits(detector: Detector, images: Tensor, batch_size: int = 128) -> Tensor:
+    detector.eval()
+    device = next(detector.parameters()).device
+    return torch.cat([detector(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+
+
 def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
-        config: TrainConfig = TrainConfig()) -> TrainResult:
+        config: TrainConfig = TrainConfig(), teacher: Detector | None = None) -> TrainResult:
     """Train ``detector`` in place and return its validation metrics at the best epoch.
 
     ``train`` is a split, or a function giving a fresh draw of the train split per epoch.
+    With a ``teacher``, the targets are its soft labels at ``config.temperature``.
     """
     draw = train if callable(train) else (lambda epoch: train)
     train = draw(0)
@@ -87,16 +124,22 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
         train = draw(epoch - 1)
         perm = torch.randperm(len(train), generator=g)
         total = 0.0
-        for i in range(0, len(perm), config.batch_size):
+        for step, i in enumerate(range(0, len(perm), config.batch_size)):
             idx = perm[i:i + config.batch_size]
-            x = augment(train.images[idx], g).to(device)
             y = train.labels[idx].to(device)
-            loss = F.cross_entropy(detector(x), y, weight=class_weight)
+            x = _adversarial(detector, augment(train.images[idx], g).to(device), y, config, epoch * 10_000 + step)
+            logits = detector(x) / config.temperature
+            if teacher is None:
+                loss = F.cross_entropy(logits, y, weight=class_weight)
+            else:
+                with torch.no_grad():
+                    soft = (teacher.eval()(x) / config.temperature).softmax(1)
+                loss = -(soft * logits.log_softmax(1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        val_scores = predict_scores(detector, val.images).clamp(1e-6, 1 - 1e-6)
+        val_scores = (_logits(detector, val.images) / config.temperature).softmax(1)[:, 1].clamp(1e-6, 1 - 1e-6)
         val_loss = F.binary_cross_entropy(val_scores, val.labels.float()).item()
         val_acc = ((val_scores >= 0.5).long() == val.labels).float().mean().item()
         sched.step(val_loss)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -29,30 +30,83 @@ class Trained:
 
 def train_detector(name: str, dataset: str, image_size: int, out: Path, config: TrainConfig = TrainConfig(),
                    **detector_kwargs) -> Card:
-    """Train detector ``name`` from scratch on ``dataset`` and write its checkpoint to ``out``."""
-    torch.manual_seed(config.seed)
-    detector = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+    """Train detector ``name`` from scratch on ``dataset`` and write its checkpoint to ``out``.
+
+    With ``config.temperature`` > 1 this is defensive distillation (Papernot et al. 2016): a
+    teacher is trained at that temperature, then the saved student on the teacher's soft labels.
+    """
     data = create_dataset(dataset, image_size=image_size)
-    log.info("training %s on %s (%d train / %d val images)", name, dataset, len(data["train"]), len(data["val"]))
-    result = fit(detector, data.train_draw or data["train"], data["val"], config)
+    log.info("training %s on %s (%d train / %d val images)%s", name, dataset, len(data["train"]), len(data["val"]),
+             f", {describe_training(config)}" if describe_training(config) else "")
+
+    def fresh() -> Detector:
+        torch.manual_seed(config.seed)
+        return create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+
+    teacher = None
+    if config.temperature > 1:
+        teacher = fresh()
+        fit(teacher, data.train_draw or data["train"], data["val"], config)
+    detector = fresh()
+    result = fit(detector, data.train_draw or data["train"], data["val"], config, teacher=teacher)
     card = save_checkpoint(detector, Path(out), {
         "detector": name, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
         "input_size": (image_size, image_size), "seed": config.seed, "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
+        "training": describe_training(config),
     })
     log.info("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
              result.epochs_run, out)
     return card
 
 
+TRAINING_KEYS = {"adv", "adv_eps", "adv_ratio", "adv_steps", "temperature", "epochs"}
+
+
+def training_config(training: dict[str, Any] | None, seed: int) -> TrainConfig:
+    """A TrainConfig from a grid's ``training = {...}`` table (keys as TrainConfig's fields)."""
+    training = dict(training or {})
+    unknown = sorted(set(training) - TRAINING_KEYS)
+    if unknown:
+        raise ValueError(f"unknown training key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TRAINING_KEYS))}")
+    return TrainConfig(seed=seed, **training)
+
+
+def describe_training(config: TrainConfig) -> str:
+    """``pgd-at(eps=0.0314, ratio=0.5, steps=7)``, ``distilled(T=20)``, or '' for plain training."""
+    parts = []
+    if config.adv:
+        steps = f", steps={config.adv_steps}" if config.adv == "pgd" else ""
+        parts.append(f"{config.adv}-at(eps={config.adv_eps:.4g}, ratio={config.adv_ratio:g}{steps})")
+    if config.temperature > 1:
+        parts.append(f"distilled(T={config.temperature:g})")
+    return " + ".join(parts)
+
+
+def checkpoint_tag(detector_kwargs: dict[str, Any], config: TrainConfig) -> str:
+    """The cache-name tag of a checkpoint: readable training name plus a hash of what changes it."""
+    plain = TrainConfig(seed=config.seed)
+    changed = {k: v for k, v in asdict(config).items() if v != getattr(plain, k)}
+    if not detector_kwargs and not changed:
+        return ""
+    digest = hashlib.sha256(json.dumps([detector_kwargs, changed], sort_keys=True).encode()).hexdigest()[:8]
+    kind = ("distill" if config.temperature > 1 else "") + (f"{config.adv}at" if config.adv else "")
+    return f"{kind}-{digest}" if kind else digest
+
+
 def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
-                     weights: Path | None = None, **detector_kwargs) -> Trained:
-    """The detector with trained weights: ``weights`` if given, else the cache, training on a miss."""
-    # detector parameters change the model: they get their own cached checkpoint
-    tag = hashlib.sha256(json.dumps(detector_kwargs, sort_keys=True).encode()).hexdigest()[:8] if detector_kwargs else ""
+                     weights: Path | None = None, training: dict[str, Any] | None = None,
+                     **detector_kwargs) -> Trained:
+    """The detector with trained weights: ``weights`` if given, else the cache, training on a miss.
+
+    ``training`` selects a training-time defense (adversarial training, distillation): see
+    :func:`training_config`; it and the detector parameters get their own cached checkpoint.
+    """
+    config = training_config(training, seed)
+    tag = checkpoint_tag(detector_kwargs, config)
     path = Path(weights) if weights is not None else cache_path(cache_dir, name, dataset, image_size, seed, tag)
     if weights is None and not path.exists():
-        train_detector(name, dataset, image_size, path, TrainConfig(seed=seed), **detector_kwargs)
+        train_detector(name, dataset, image_size, path, config, **detector_kwargs)
     detector = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
     digest = load_weights(detector, path)
     card = read_card(path)

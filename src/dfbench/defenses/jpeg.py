@@ -1,0 +1,42 @@
+"""JPEG compression with the real codec at inference; BPDA (identity) for adaptive attacks.
+
+Dziugaite, Ghahramani & Roy 2016; Das et al. 2017; broken by BPDA in Athalye, Carlini &
+Wagner, ICML 2018. Shape: ``(N, 3, H, W)`` in [0, 1] -> same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchvision.io import decode_jpeg, encode_jpeg
+
+from .base import Defense, bpda, check_number, no_gradient, register_defense
+
+
+class Jpeg(Defense):
+    """JPEG at ``quality`` (1-100) through torchvision's libjpeg codec, at inference."""
+
+    def __init__(self, quality: int = 75) -> None:
+        super().__init__()
+        self.quality = check_number(quality, "quality", 1, 100, integer=True)
+
+    def params(self) -> dict[str, Any]:
+        return {"quality": self.quality}
+
+    def _codec(self, x: Tensor) -> Tensor:
+        pixels = (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+        decoded = [decode_jpeg(b) for b in encode_jpeg(list(pixels), quality=self.quality)]
+        return torch.stack(decoded).to(x.device, x.dtype) / 255
+
+    def transform(self, x: Tensor) -> Tensor:
+        return no_gradient(x, self._codec(x))
+
+    def transform_for_grad(self, x: Tensor) -> Tensor:
+        return bpda(x, self._codec(x))
+
+
+@register_defense("jpeg")
+def jpeg(**params) -> Jpeg:
+    return Jpeg(**params)
