@@ -104,24 +104,43 @@ def train(
     image_size: Annotated[int, typer.Option(help="Square input size.")] = 64,
     seed: int = 0,
     epochs: Annotated[int, typer.Option(help="Most epochs; early stopping on val loss may end sooner.")] = 40,
+    adv: Annotated[Optional[str], typer.Option(help="Adversarial training with this attack: fgsm | pgd.")] = None,
+    eps: Annotated[str, typer.Option(help="L-inf budget of the training attack, e.g. 8/255.")] = "8/255",
+    adv_ratio: Annotated[float, typer.Option(help="Share of each batch replaced by adversarial examples.")] = 0.5,
+    adv_steps: Annotated[int, typer.Option(help="PGD steps of the training attack.")] = 7,
+    distill: Annotated[Optional[float], typer.Option(help="Defensive distillation at this temperature.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Weights file [default: the cache path `run` uses].")] = None,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
-    """Train a detector from scratch; writes safetensors weights and a JSON card."""
+    """Train a detector from scratch; writes safetensors weights and a JSON card.
+
+    With --adv or --distill it trains a training-time defense into a tagged checkpoint that a
+    grid selects with `training = { adv = "pgd", adv_eps = "8/255" }` (or `temperature = T`).
+    """
+    from .benchmark.grid import parse_eps
     from .data import datasets
     from .detectors import detectors
-    from .train import TrainConfig, cache_path, train_detector
+    from .train import cache_path, train_detector
+    from .train.trained import checkpoint_tag, training_config
 
     _setup_logging(verbose)
     detectors.get(detector)
     datasets.get(dataset)
     if epochs < 1:
         raise DfbenchError(f"--epochs must be >= 1, got {epochs}")
-    path = out or cache_path(cache or default_cache(), detector, dataset, image_size, seed)
-    card = train_detector(detector, dataset, image_size, path, TrainConfig(epochs=epochs, seed=seed))
-    typer.echo(f"{detector}: val acc {card.val['acc']:.3f}, AUC {card.val['auc']:.3f} "
-               f"(epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
+    training = {k: v for k, v in {"epochs": epochs if epochs != 40 else None, "adv": adv,
+                                  "temperature": distill}.items() if v is not None}
+    if adv is not None:
+        training.update(adv_eps=parse_eps(eps, "--eps"), adv_ratio=adv_ratio, adv_steps=adv_steps)
+    try:
+        config = training_config(training, seed)
+    except (TypeError, ValueError) as exc:
+        raise DfbenchError(str(exc)) from None
+    path = out or cache_path(cache or default_cache(), detector, dataset, image_size, seed, checkpoint_tag({}, config))
+    card = train_detector(detector, dataset, image_size, path, config)
+    typer.echo(f"{detector}{' ' + card.training if card.training else ''}: val acc {card.val['acc']:.3f}, "
+               f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
 
 
 @app.command("list")

@@ -1,0 +1,86 @@
+"""Training-time defenses: adversarial training and distillation as tagged checkpoints."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dfbench.train import TrainConfig
+from dfbench.train.trained import checkpoint_tag, describe_training, trained_detector, training_config
+
+
+def test_training_configs_get_their_own_readable_tags():
+    plain, fgsm = training_config({}, 0), training_config({"adv": "fgsm", "adv_eps": 4 / 255}, 0)
+    distilled = training_config({"temperature": 20}, 0)
+    assert checkpoint_tag({}, plain) == ""
+    assert checkpoint_tag({}, fgsm).startswith("fgsmat-") and checkpoint_tag({}, distilled).startswith("distill-")
+    assert checkpoint_tag({}, fgsm) != checkpoint_tag({}, training_config({"adv": "fgsm"}, 0))
+    assert describe_training(fgsm) == "fgsm-at(eps=0.01569, ratio=0.5)"
+    assert describe_training(distilled) == "distilled(T=20)"
+    with pytest.raises(ValueError, match="unknown training key"):
+        training_config({"lr_schedule": 1}, 0)
+    with pytest.raises(ValueError, match="adv must be"):
+        TrainConfig(adv="cw")
+
+
+def test_cli_train_writes_the_checkpoint_a_grid_uses(tmp_path):
+    cmd = [sys.executable, "-m", "dfbench", "train", "test_tiny_cnn", "--image-size", "32", "--epochs", "2",
+           "--adv", "pgd", "--eps", "4/255", "--adv-steps", "2", "--cache", str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "pgd-at(eps=0.01569, ratio=0.5, steps=2)" in out.stdout
+    trained = trained_detector("test_tiny_cnn", "mini", 32, tmp_path, training={
+        "adv": "pgd", "adv_eps": 4 / 255, "adv_steps": 2, "epochs": 2})
+    assert trained.card.training == "pgd-at(eps=0.01569, ratio=0.5, steps=2)"
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 1  # found, not trained again
+
+
+def test_adversarial_batches_are_crafted_against_the_current_weights(monkeypatch):
+    import importlib
+
+    from dfbench.detectors import create_detector
+
+    fit_module = importlib.import_module("dfbench.train.fit")  # the module; dfbench.train.fit is the function
+
+    seen = []
+    real = fit_module._adversarial
+
+    def spy(detector, x, y, config, step):
+        out = real(detector, x, y, config, step)
+        seen.append((len(x), int((out != x).flatten(1).any(1).sum()), detector.training))
+        return out
+
+    monkeypatch.setattr(fit_module, "_adversarial", spy)
+    from dfbench.data import create_dataset
+
+    data = create_dataset("mini", image_size=32)
+    det = create_detector("test_tiny_cnn", input_size=(32, 32))
+    fit_module.fit(det, data["train"].head(64), data["val"], TrainConfig(epochs=1, batch_size=32, adv="fgsm",
+                                                                         adv_ratio=0.5))
+    assert [(n, changed <= n // 2, mode) for n, changed, mode in seen] == [(32, True, True)] * 2
+    assert all(changed > 0 for _, changed, _ in seen)
+
+
+def test_distilled_logits_saturate_the_softmax(mini32):
+    """A student distilled at T=50 and deployed at T=1 has ~T-times larger logits: the
+    saturated softmax behind distillation's apparent robustness (Carlini & Wagner 2016)."""
+    from dfbench.benchmark.sanity import probe_detector
+    from dfbench.data import create_dataset
+    from dfbench.detectors import create_detector
+    from dfbench.train.fit import fit
+
+    data = create_dataset("mini", image_size=32)
+    config = TrainConfig(epochs=4, seed=0)
+    plain = create_detector("custom_cnn", input_size=(32, 32))
+    fit(plain, data["train"], data["val"], config)
+    teacher = create_detector("custom_cnn", input_size=(32, 32))
+    hot = TrainConfig(epochs=4, seed=0, temperature=50)
+    fit(teacher, data["train"], data["val"], hot)
+    student = create_detector("custom_cnn", input_size=(32, 32))
+    fit(student, data["train"], data["val"], hot, teacher=teacher)
+    x, y = mini32["test"].images[:64], mini32["test"].labels[:64]
+    with torch.no_grad():
+        margin_plain = (plain(x)[:, 1] - plain(x)[:, 0]).abs().median()
+        margin_student = (student(x)[:, 1] - student(x)[:, 0]).abs().median()
+    assert margin_student > 5 * margin_plain
+    assert "saturated_softmax" in probe_detector(student, x, y)
