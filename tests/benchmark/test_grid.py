@@ -4,7 +4,7 @@ from dfbench.benchmark.grid import load_grid, parse_eps
 from dfbench.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["quick", "full"])
+@pytest.mark.parametrize("name", ["quick", "full", "defenses", "training"])
 def test_shipped_grids_load(name):
     grid = load_grid(name)
     assert grid.cells() and grid.sha256
@@ -75,3 +75,22 @@ def test_a_worst_case_entry_is_one_unit_of_work(tmp_path):
     units = grid.units(grid.detectors[0])
     assert [len(u) for u in units] == [1, 1, 2]
     assert [c.eps for c in units[-1]] == [0.1, 0.2]
+
+
+def test_a_defense_wraps_only_the_detectors_it_names(tmp_path):
+    text = ('[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n[[detectors]]\nname = "custom_cnn"\n'
+            '[[attacks]]\nname = "pgd"\neps = [0.1]\n'
+            '[[defenses]]\nchain = [{ name = "jpeg" }]\ndetectors = ["custom_cnn"]\n')
+    grid = load_grid(_grid(tmp_path, text))
+    tiny, cnn = grid.detectors
+    assert len(grid.cells(tiny)) == 1 and len(grid.cells(cnn)) == 3  # undefended; jpeg naive + adaptive
+    with pytest.raises(ConfigError, match="not in the grid"):
+        load_grid(_grid(tmp_path, text.replace('["custom_cnn"]', '["xception"]')))
+
+
+def test_the_full_grid_has_every_defense_and_training_time_defense():
+    from dfbench.defenses import defenses
+
+    grid = load_grid("full")
+    assert {name for d in grid.defenses for name, _ in d.chain} == set(defenses.names())
+    assert {d.training_name.split("(")[0] for d in grid.detectors} == {"", "fgsm-at", "pgd-at", "distilled"}

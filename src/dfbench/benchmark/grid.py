@@ -43,7 +43,7 @@ from ..train.trained import describe_training, training_config
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 TOP_KEYS = {"name", "seed", "batch_size", "data", "detectors", "attacks", "defenses"}
-DEFENSE_KEYS = {"chain", "eot_samples"}
+DEFENSE_KEYS = {"chain", "eot_samples", "detectors"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
 
@@ -75,6 +75,7 @@ class DefenseSpec:
 
     chain: tuple[tuple[str, dict[str, Any]], ...]
     eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
+    detectors: tuple[str, ...] = ()  # the detectors it wraps; () = every detector of the grid
 
     def build(self, detector: Detector) -> Detector:
         """Fresh defense layers around ``detector``."""
@@ -135,9 +136,11 @@ class Grid:
     defenses: tuple[DefenseSpec, ...] = ()
     sha256: str = ""
 
-    def views(self) -> list[tuple[DefenseSpec | None, bool]]:
-        """(defense, adaptive) pairs: undefended once, each defense attacked naively and adaptively."""
-        return [(None, False), *((d, adaptive) for d in self.defenses for adaptive in (False, True))]
+    def views(self, detector: DetectorSpec) -> list[tuple[DefenseSpec | None, bool]]:
+        """(defense, adaptive) pairs for a detector: undefended once, then each defense that wraps
+        it, attacked naively and adaptively."""
+        return [(None, False), *((d, adaptive) for d in self.defenses if not d.detectors or detector.name in d.detectors
+                                 for adaptive in (False, True))]
 
     def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
         dets = self.detectors if detector is None else (detector,)
@@ -149,7 +152,7 @@ class Grid:
         cell each, except that an attack that sweeps (a worst-case cascade, CW) runs all its eps
         values as one unit."""
         units: list[list[Cell]] = []
-        for view in self.views():
+        for view in self.views(detector):
             if adaptive is not None and view != (defense, adaptive):
                 continue
             for a in self.attacks:
@@ -197,9 +200,16 @@ def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size:
     eot = entry.get("eot_samples", 8)
     if not isinstance(eot, int) or isinstance(eot, bool) or not 1 <= eot <= 100:
         raise ConfigError(f"{where}: eot_samples must be an integer in 1..100, got {eot!r}")
-    spec = DefenseSpec(tuple((c["name"], {k: v for k, v in c.items() if k != "name"}) for c in chain), eot)
-    for d in dets:  # builds every layer (checks its parameters) on every detector (checks the modality)
-        try:
+    only = entry.get("detectors", [])
+    if not isinstance(only, list) or not all(isinstance(n, str) for n in only):
+        raise ConfigError(f"{where}: detectors must be a list of detector names")
+    unknown = sorted(set(only) - {d.name for d in dets})
+    if unknown:
+        raise ConfigError(f"{where}: detectors {', '.join(unknown)} are not in the grid")
+    spec = DefenseSpec(tuple((c["name"], {k: v for k, v in c.items() if k != "name"}) for c in chain), eot,
+                       tuple(only))
+    for d in (d for d in dets if not only or d.name in only):
+        try:  # every layer built (checks its parameters) on every detector it wraps (checks the modality)
             spec.build(detectors.create(d.name, input_size=(image_size, image_size), **d.params))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None

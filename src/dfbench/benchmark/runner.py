@@ -178,7 +178,7 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path,
     for det_spec in grid.detectors:
         trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
                                    weights=det_spec.weights, training=det_spec.training, **det_spec.params)
-        for defense, adaptive in grid.views():
+        for defense, adaptive in grid.views(det_spec):
             run.view(trained, det_spec, defense, adaptive)
     store.set_check_flags(check_cells(store.records()))
     return summary
