@@ -36,29 +36,40 @@ def test_cli_train_writes_the_checkpoint_a_grid_uses(tmp_path):
 
 
 def test_adversarial_batches_are_crafted_against_the_current_weights(monkeypatch):
+    import copy
     import importlib
 
+    from dfbench.attacks import create_attack
+    from dfbench.data import create_dataset
     from dfbench.detectors import create_detector
 
     fit_module = importlib.import_module("dfbench.train.fit")  # the module; dfbench.train.fit is the function
-
-    seen = []
+    checks = []
     real = fit_module._adversarial
 
     def spy(detector, x, y, config, step):
+        snapshot = copy.deepcopy(detector)  # the weights as they are at this step
         out = real(detector, x, y, config, step)
-        seen.append((len(x), int((out != x).flatten(1).any(1).sum()), detector.training))
+        k = len(x) // 2
+        expected = create_attack("fgsm", eps=config.adv_eps, backend="native").perturb(snapshot, x[:k], y[:k])
+        checks.append((torch.allclose(out[:k], expected, atol=1e-6), torch.equal(out[k:], x[k:]),
+                       bool((out[:k] != x[:k]).any())))
         return out
 
     monkeypatch.setattr(fit_module, "_adversarial", spy)
-    from dfbench.data import create_dataset
-
     data = create_dataset("mini", image_size=32)
     det = create_detector("test_tiny_cnn", input_size=(32, 32))
-    fit_module.fit(det, data["train"].head(64), data["val"], TrainConfig(epochs=1, batch_size=32, adv="fgsm",
+    fit_module.fit(det, data["train"].head(96), data["val"], TrainConfig(epochs=1, batch_size=32, adv="fgsm",
                                                                          adv_ratio=0.5))
-    assert [(n, changed <= n // 2, mode) for n, changed, mode in seen] == [(32, True, True)] * 2
-    assert all(changed > 0 for _, changed, _ in seen)
+    assert checks == [(True, True, True)] * 3  # three batches: half adversarial, against the weights of the moment
+
+
+def test_numbers_name_the_same_checkpoint_however_written():
+    as_int, as_float = training_config({"temperature": 50}, 0), training_config({"temperature": 50.0}, 0)
+    assert checkpoint_tag({}, as_int) == checkpoint_tag({}, as_float)
+    assert checkpoint_tag({"width": 16}, training_config({}, 0)) == "c619fab1"  # the tag plain training always had
+    with pytest.raises(ValueError, match="need adv"):
+        training_config({"adv_eps": 0.1}, 0)
 
 
 def test_distilled_logits_saturate_the_softmax(mini32):

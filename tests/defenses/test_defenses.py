@@ -97,6 +97,7 @@ def test_eot_averages_random_draws_and_threshold_passes_through(x):
         draws = torch.stack([defended(x) for _ in range(4)])
         assert torch.allclose(mean, draws.mean(0))
     assert not defended.adaptive  # the view restores the mode
+    assert not det.training and not defended.training  # and never flips the detector into train mode
 
 
 class Clip(Detector):

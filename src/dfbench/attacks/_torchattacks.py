@@ -20,7 +20,7 @@ class _MinLogitZero(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.train(model.training)  # torchattacks restores the wrapper's mode onto the model
+        self.training = model.training  # torchattacks restores the wrapper's mode onto the model
 
     def forward(self, x: Tensor) -> Tensor:
         z = self.model(x)

@@ -130,7 +130,7 @@ class AtThreshold(Detector):
         self.threshold = 0.5
         t = min(max(float(inner.threshold), 1e-6), 1 - 1e-6)
         self.shift = math.log(t / (1 - t))
-        self.train(inner.training)
+        self.training = inner.training  # this module only: never change the inner mode
 
     @classmethod
     def wrap(cls, detector: Detector) -> Detector:

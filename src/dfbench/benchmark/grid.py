@@ -102,6 +102,7 @@ class Cell:
             "detector": self.detector.name, "detector_params": self.detector.params,
             "training": self.detector.training_name,
             "defenses": self.defense.name if self.defense else "", "adaptive": self.adaptive,
+            "defense_params": [self.defense.chain, self.defense.eot_samples] if self.defense else None,
             "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
@@ -287,7 +288,8 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         dets.append(DetectorSpec(name, weights, params, training))
     if not dets:
         raise ConfigError(f"{where}: no detectors")
-    names = [(d.name, json.dumps(d.params, sort_keys=True), d.training_name, d.weights) for d in dets]
+    names = [(d.name, json.dumps(d.params, sort_keys=True), json.dumps(d.training, sort_keys=True), d.weights)
+             for d in dets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: a detector is listed twice")
 

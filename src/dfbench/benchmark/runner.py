@@ -123,7 +123,7 @@ class Crafter:
         if not attack.target_independent:
             return [attack_in_batches(attack, detector, self.split, bs)], attack.kind
         spec = {k: v for k, v in unit[0].spec(self.grid).items()
-                if k not in ("detector", "detector_params", "training", "defenses", "adaptive")}
+                if k not in ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params")}
         key = json.dumps(spec, sort_keys=True)
         if key not in self._target_independent:
             self._target_independent[key] = attack_in_batches(attack, detector, self.split, bs)
@@ -223,7 +223,9 @@ class _Run:
             try:
                 clean_scores = self.scores(scored, self.split.images)
                 probe = self.split.head(PROBE_SAMPLES)
-                flags = ",".join(probe_detector(attacked, probe.images, probe.labels, seed=grid.seed))
+                with torch.random.fork_rng(devices=[]):  # randomized defenses: reproducible flags
+                    torch.manual_seed(grid.seed)
+                    flags = ",".join(probe_detector(attacked, probe.images, probe.labels, seed=grid.seed))
             except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
                 log.error("%s failed on clean data: %s", name, exc)
                 self.fail(new_cells, trained, flags, exc)

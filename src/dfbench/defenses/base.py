@@ -51,6 +51,7 @@ class Defense(Detector):
                              f"(it handles {', '.join(self.modalities)})")
         self.inner = inner
         self.input_size, self.modality = inner.input_size, inner.modality
+        self.training = inner.training  # this module only: never change the detector's mode
         return self
 
     @property
@@ -109,7 +110,7 @@ class EOT(Detector):
         super().__init__(inner.input_size)
         self.inner, self.samples = inner, int(samples)
         self.threshold = inner.threshold
-        self.train(inner.training)
+        self.training = inner.training  # this module only: never change the detector's mode
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.stack([self.inner(x) for _ in range(self.samples)]).mean(0)

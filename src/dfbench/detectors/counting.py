@@ -22,7 +22,7 @@ class Counting(Detector):
         self.threshold = inner.threshold
         self.forward_samples = 0
         self.grad_samples = 0
-        self.train(inner.training)
+        self.training = inner.training  # this module only: never change the inner mode
 
     def forward(self, x: Tensor) -> Tensor:
         self.forward_samples += len(x)

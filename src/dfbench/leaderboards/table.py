@@ -94,12 +94,15 @@ def transfer_matrix(store: Store) -> pd.DataFrame:
     """Robust accuracy of each target under examples crafted on each surrogate.
 
     One row per (surrogate, base attack and its parameters, norm, eps), one column per target
-    detector; empty when the store holds no transfer cells.
+    detector (with its training-time defense, if any), undefended; empty when the store holds no
+    transfer cells.
     """
     records = store.records()
-    transfer = records[records.attack_kind == "transfer"]
+    transfer = records[(records.attack_kind == "transfer") & (records.defenses.fillna("") == "")]
     if transfer.empty:
         return pd.DataFrame()
+    transfer = transfer.assign(detector=[d + (f" {t}" if t else "") for d, t in zip(transfer.detector,
+                                                                                  transfer.training.fillna(""))])
     params = transfer.attack_params.map(json.loads)
     transfer = transfer.assign(surrogate=[p["surrogate"] + (f" (seed {p['surrogate_seed']})"
                                                             if "surrogate_seed" in p else "") for p in params],

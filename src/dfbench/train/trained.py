@@ -69,6 +69,15 @@ def training_config(training: dict[str, Any] | None, seed: int) -> TrainConfig:
     unknown = sorted(set(training) - TRAINING_KEYS)
     if unknown:
         raise ValueError(f"unknown training key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TRAINING_KEYS))}")
+    if "adv" not in training and {"adv_eps", "adv_ratio", "adv_steps"} & set(training):
+        raise ValueError("adv_eps, adv_ratio and adv_steps need adv = \"fgsm\" or \"pgd\"")
+    for key, kind in (("adv_eps", float), ("adv_ratio", float), ("temperature", float), ("adv_steps", int),
+                      ("epochs", int)):  # 50 and 50.0 must name the same checkpoint
+        if key in training:
+            value = training[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or kind is int and value != int(value):
+                raise ValueError(f"training {key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+            training[key] = kind(value)
     return TrainConfig(seed=seed, **training)
 
 
@@ -89,7 +98,8 @@ def checkpoint_tag(detector_kwargs: dict[str, Any], config: TrainConfig) -> str:
     changed = {k: v for k, v in asdict(config).items() if v != getattr(plain, k)}
     if not detector_kwargs and not changed:
         return ""
-    digest = hashlib.sha256(json.dumps([detector_kwargs, changed], sort_keys=True).encode()).hexdigest()[:8]
+    payload = [detector_kwargs, changed] if changed else detector_kwargs  # plain training: the tag it always had
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
     kind = ("distill" if config.temperature > 1 else "") + (f"{config.adv}at" if config.adv else "")
     return f"{kind}-{digest}" if kind else digest
 
