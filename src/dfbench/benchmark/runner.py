@@ -5,9 +5,10 @@ in one transaction, so a run killed at any moment continues where it stopped. No
 repeated: clean scores run once per detector and defense, the sanity probe once per view
 (undefended; each defense naive and adaptive), transfer examples are crafted once per
 surrogate and scored on every target and defense, and a worst-case ensemble attacks a
-sample fooled at a smaller eps no more. Randomized defenses score under a fixed seed. A unit that raises is stored as failed (with its
-error) and retried by the next run; the rest of the grid goes on. After every run the
-cross-cell sanity checks are recomputed over the whole store.
+sample fooled at a smaller eps no more. Randomized defenses score under a fixed seed. A
+unit that raises is stored as failed (with its error) and retried by the next run; the rest
+of the grid goes on. After every run the cross-cell sanity checks are recomputed over the
+whole store.
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.done = self.store.done_keys()
+        self._clean: dict[tuple[str, str, str], Tensor] = {}  # (detector, weights, defenses) -> clean scores
 
     def scores(self, detector: Detector, images: Tensor) -> Tensor:
         """P(fake) under a fixed random state, so randomized defenses score reproducibly."""
@@ -221,7 +223,10 @@ class _Run:
         flags = ""
         with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:
             try:
-                clean_scores = self.scores(scored, self.split.images)
+                view_key = (det_spec.name, trained.weights_sha256, defense.name if defense else "")
+                if view_key not in self._clean:  # naive and adaptive views share them
+                    self._clean[view_key] = self.scores(scored, self.split.images)
+                clean_scores = self._clean[view_key]
                 probe = self.split.head(PROBE_SAMPLES)
                 with torch.random.fork_rng(devices=[]):  # randomized defenses: reproducible flags
                     torch.manual_seed(grid.seed)

@@ -71,8 +71,8 @@ def leaderboard(store: Store) -> pd.DataFrame:
     table["attack_mode"] = ["" if d == "" else "adaptive" if a else "naive" for d, a in zip(table.defenses,
                                                                                           table.adaptive)]
     table = table.sort_values(["detector", "weights", "defenses", "attack_mode"], kind="stable")
-    return table[["detector", "training", "defenses", "attack_mode", "weights", "dataset", "n", "clean_acc", "clean_auc",
-                  *columns, "flags"]]
+    return table[["detector", "training", "defenses", "attack_mode", "weights", "dataset", "n", "clean_acc",
+                  "clean_auc", *columns, "flags"]]
 
 
 def row_flags(records: pd.DataFrame) -> pd.DataFrame:
