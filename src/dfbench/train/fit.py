@@ -77,10 +77,15 @@ def augment(x: Tensor, g: torch.Generator, max_shift: int = 3) -> Tensor:
 @torch.no_grad()
 def predict_scores(detector: Detector, images: Tensor, batch_size: int = 128) -> Tensor:
     """P(fake) for every image, in eval mode. Shape ``(N, ...)`` -> ``(N,)``."""
+    return _in_eval_batches(detector, detector.score, images, batch_size)
+
+
+def _in_eval_batches(detector: Detector, fn: Callable[[Tensor], Tensor], images: Tensor, batch_size: int) -> Tensor:
+    """``fn`` over ``images`` in batches, with ``detector`` in eval mode and no gradients."""
     detector.eval()
     device = next(detector.parameters()).device
-    return torch.cat([detector.score(images[i:i + batch_size].to(device)).cpu()
-                      for i in range(0, len(images), batch_size)])
+    with torch.no_grad():
+        return torch.cat([fn(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
 
 
 def _adversarial(detector: Detector, x: Tensor, y: Tensor, config: TrainConfig, step: int) -> Tensor:
@@ -93,11 +98,8 @@ def _adversarial(detector: Detector, x: Tensor, y: Tensor, config: TrainConfig, 
     return torch.cat([attack.perturb(detector, x[:k], y[:k]), x[k:]])
 
 
-@torch.no_grad()
 def _logits(detector: Detector, images: Tensor, batch_size: int = 128) -> Tensor:
-    detector.eval()
-    device = next(detector.parameters()).device
-    return torch.cat([detector(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+    return _in_eval_batches(detector, detector, images, batch_size)
 
 
 def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
