@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from dfbench.leaderboards.table import eps_label, robust_accuracy
+from dfbench.leaderboards.entry import robust_accuracy
+from dfbench.leaderboards.table import eps_label
 
 
 def _rows(cells):
@@ -39,3 +40,16 @@ def test_eps_labels():
     assert eps_label("linf", 8 / 255) == "linf 8/255"
     assert eps_label("linf", 0.03) == "linf 0.03"
     assert eps_label("l2", 0.5) == "l2 0.5"
+
+
+def test_evasion_rate_is_worst_case_over_detected_fakes():
+    records, samples = _rows([
+        ("a1", "fgsm", 0.01, [0.2, 0.1, 0.9, 0.3]),  # fake 1 (detected clean) now scores real
+        ("a2", "fgsm", 0.02, [0.9, 0.9, 0.9, 0.1]),  # real 0 now scores fake; fake 1 "recovers"
+    ])
+    out = robust_accuracy(records, samples).set_index("eps")
+    # fakes detected clean: samples 1 and 2 (sample 3 scores real already)
+    assert (out.n_detected == 2).all()
+    assert out.loc[0.01, "evasion_rate"] == pytest.approx(0.5)
+    assert out.loc[0.02, "n_evaded"] == 1  # monotone: sample 1 stays evaded; sample 0 is no evasion
+    assert out.loc[0.02, "n_robust"] == 1 and out.loc[0.02, "n"] == 4

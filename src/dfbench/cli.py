@@ -1,4 +1,4 @@
-"""The `dfbench` command line: run | train | list | table."""
+"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check."""
 
 from __future__ import annotations
 
@@ -169,17 +169,159 @@ def table(out: Annotated[Path, typer.Option(help="Results directory of a run.")]
         raise DfbenchError(f"{path} holds no finished cells")
 
 
+Root = Annotated[Path, typer.Option("--leaderboards", help="Leaderboard root: entries in <root>/<dataset>/*.json.")]
+
+
+def _find_weights(sha256: str, cache: Path) -> Path | None:
+    """The checkpoint in ``cache`` whose card names ``sha256`` (the hash is re-checked by the caller)."""
+    from .train.checkpoint import read_card
+
+    for path in sorted(cache.rglob("*.safetensors")) if cache.is_dir() else ():
+        card = read_card(path)
+        if card is not None and card.sha256 == sha256:
+            return path
+    return None
+
+
+def _check_weights(entry: dict, weights: Optional[Path], cache: Path, root: Path) -> None:
+    """The weights the entry was computed with must exist and hash to its weights_sha256."""
+    from .train.checkpoint import sha256_file
+
+    path = weights or _find_weights(entry["weights_sha256"], cache)
+    if path is None:
+        raise DfbenchError(f"{entry['detector']}: no weights with sha256 {entry['weights_sha256'][:12]}... in {cache}; "
+                           "pass --weights PATH")
+    if not path.is_file():
+        raise DfbenchError(f"--weights {path}: no such file")
+    digest = sha256_file(path)
+    if digest != entry["weights_sha256"]:
+        raise DfbenchError(f"--weights {path} has sha256 {digest[:12]}..., but {entry['detector']} was evaluated "
+                           f"with {entry['weights_sha256'][:12]}...")
+    folder = (root / entry["dataset"]["name"]).resolve()
+    if path.resolve().is_relative_to(root.resolve()):  # publishable with the leaderboard: name it
+        entry["weights_file"] = os.path.relpath(path.resolve(), folder)
+
+
+@app.command()
+@user_errors
+def submit(
+    out: Annotated[Path, typer.Option(help="Results directory of a `dfbench run`.")] = Path("results"),
+    root: Root = Path("leaderboards"),
+    detector: Annotated[Optional[list[str]], typer.Option(help="Submit these detectors only.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Entry name (file stem), when one entry is submitted.")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="The weights file evaluated [default: found in the "
+                                                         "checkpoint cache by its sha256].")] = None,
+    allow_flags: Annotated[bool, typer.Option(help="Submit despite sanity flags; the flags stay on the entry.")] = False,
+    replace: Annotated[bool, typer.Option(help="Overwrite an entry of the same name.")] = False,
+    cache: Cache = None,
+) -> None:
+    """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
+    from .benchmark.store import Store
+    from .leaderboards.entry import entries_from_store, safe_name, write_entry
+
+    path = out / "results.sqlite"
+    if not path.is_file():
+        raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
+    entries = entries_from_store(Store(path), flags_allowed=allow_flags)
+    if detector:
+        entries = [e for e in entries if e["detector"] in detector]
+    if not entries:
+        raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detector)}" if detector else ""))
+    if name is not None:
+        if len(entries) != 1:
+            raise DfbenchError(f"--name names one entry, but {len(entries)} would be submitted; select one with "
+                               "--detector")
+        entries[0]["name"] = safe_name(name, "--name")
+    for entry in entries:
+        if entry["flags"] and not allow_flags:
+            raise DfbenchError(f"{entry['name']} has sanity flags ({', '.join(entry['flags'])}); fix the detector or "
+                               "pass --allow-flags (the flags stay on the entry)")
+        _check_weights(entry, weights, cache or default_cache(), root)
+    for entry in entries:
+        typer.echo(f"wrote {write_entry(root, entry, replace=replace)}")
+
+
+leaderboard_app = typer.Typer(no_args_is_help=True, help="Build the leaderboard from its entries.")
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+@leaderboard_app.command("build")
+@user_errors
+def leaderboard_build(root: Root = Path("leaderboards")) -> None:
+    """Validate every entry, then write tables, plots and the static site to <root>/site."""
+    from .leaderboards import leaderboard, to_markdown
+    from .leaderboards.build import build
+
+    site, entries = build(root)
+    typer.echo(to_markdown(leaderboard(entries)))
+    typer.echo(f"\n{len(entries)} entries -> {site / 'index.html'}")
+
+
+@app.command()
+@user_errors
+def check(
+    baseline: Annotated[Path, typer.Option(help="Baseline JSON written by `dfbench check --update`.")],
+    grid: Annotated[Optional[str], typer.Option(help="Grid to re-run [default: the baseline's].")] = None,
+    update: Annotated[bool, typer.Option(help="Re-run and rewrite the baseline instead of comparing.")] = False,
+    confidence: Annotated[float, typer.Option(help="Confidence of the Wilson interval around each "
+                                                   "baseline number.")] = 0.95,
+    out: Annotated[Optional[Path], typer.Option(help="Keep the re-run's results here [default: a temporary "
+                                                     "folder].")] = None,
+    cache: Cache = None,
+    verbose: Verbose = False,
+) -> None:
+    """Re-run a seeded grid and fail when a robust accuracy drops beyond sampling noise."""
+    import tempfile
+
+    from .benchmark.grid import load_grid
+    from .benchmark.runner import run_grid
+    from .benchmark.store import Store
+    from .leaderboards.check import compare, read_baseline, write_baseline
+    from .leaderboards.entry import entries_from_store
+
+    _setup_logging(verbose)
+    if not 0.5 <= confidence < 1:
+        raise DfbenchError(f"--confidence must be in [0.5, 1), got {confidence}")
+    base = read_baseline(baseline) if baseline.exists() or not update else None
+    grid_name = grid or (base["grid"] if base else "quick")
+    spec = load_grid(grid_name)
+    if base and not update and spec.sha256 != base["grid_sha256"]:
+        raise DfbenchError(f"grid {grid_name} is not the one the baseline was made with (sha256 {spec.sha256[:12]}... "
+                           f"vs {base['grid_sha256'][:12]}...); re-baseline with --update")
+    with tempfile.TemporaryDirectory(prefix="dfbench-check-") as tmp:
+        store = Store((out or Path(tmp)) / "results.sqlite")
+        summary = run_grid(spec, store, cache or default_cache())
+        if summary.failed:
+            raise DfbenchError(f"{summary.failed} of {summary.total} cells failed; see {store.path}"
+                               if out else f"{summary.failed} of {summary.total} cells failed (rerun with --out DIR "
+                                           "to keep the errors)")
+        entries = entries_from_store(store, flags_allowed=True)
+        store.close()
+    if update:
+        write_baseline(baseline, grid_name, spec.sha256, entries)
+        typer.echo(f"baseline {baseline}: {len(entries)} entries from grid {grid_name} ({summary.total} cells)")
+        return
+    findings = compare(base["entries"], entries, confidence)
+    failed = [f for f in findings if f.failed]
+    for f in findings if verbose else failed:
+        typer.echo(f.line(confidence))
+    typer.echo(f"{len(findings)} numbers compared with {baseline}: {len(failed)} beyond tolerance")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _print_tables(store, out: Path) -> list[Path]:
     """Print the leaderboard (and the transfer matrix, if any) and write them next to the store."""
-    from .leaderboards import leaderboard, to_markdown, transfer_matrix, write_tables
+    from .leaderboards import entries_from_store, leaderboard, to_markdown, transfer_matrix, write_tables
 
-    table = leaderboard(store)
+    entries = entries_from_store(store)
+    table = leaderboard(entries)
     if table.empty:
         typer.echo("(no results)")
         return []
     typer.echo(to_markdown(table))
     paths = write_tables(table, out)
-    matrix = transfer_matrix(store)
+    matrix = transfer_matrix(entries)
     if not matrix.empty:
         typer.echo("\nTransfer: robust accuracy of each target (columns) under examples crafted on a surrogate")
         typer.echo(to_markdown(matrix))

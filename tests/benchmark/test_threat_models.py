@@ -8,7 +8,7 @@ from dfbench.attacks.transfer import Transfer
 from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.runner import run_grid
 from dfbench.benchmark.store import Store
-from dfbench.leaderboards import leaderboard, transfer_matrix
+from dfbench.leaderboards import entries_from_store, leaderboard, transfer_matrix
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,8 @@ def test_records_carry_kind_backend_quality_and_flags(store):
 
 def test_transfer_examples_are_crafted_once_and_scored_on_every_target(store):
     assert store.transfer_calls == [48]  # one batch, one eps, two targets
-    matrix = transfer_matrix(store)
-    assert list(matrix.columns) == ["surrogate", "attack", "eps", "custom_cnn", "test_tiny_cnn"]
+    matrix = transfer_matrix(entries_from_store(store))
+    assert list(matrix.columns) == ["dataset", "surrogate", "attack", "eps", "custom_cnn", "test_tiny_cnn"]
     assert matrix.loc[0, "surrogate"] == "test_tiny_cnn" and matrix.loc[0, "attack"] == "pgd (torchattacks) steps=5"
     r = store.records()
     transfer = r[r.attack == "transfer"].set_index("detector").adv_acc
@@ -64,7 +64,7 @@ def test_worst_case_is_monotone_and_never_above_its_members(store):
 
 
 def test_leaderboard_shows_the_flags(store):
-    table = leaderboard(store).set_index("detector")
+    table = leaderboard(entries_from_store(store)).set_index("detector")
     assert "saturated_softmax" in table.loc["custom_cnn", "flags"]
     flags = store.records().set_index("detector").check_flags
     tiny = {f for v in flags.loc["test_tiny_cnn"] for f in v.split(",") if f}

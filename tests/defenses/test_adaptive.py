@@ -6,7 +6,7 @@ from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.runner import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.errors import ConfigError
-from dfbench.leaderboards import leaderboard
+from dfbench.leaderboards import entries_from_store, leaderboard
 
 GRID = """
 name = "defended"
@@ -58,7 +58,7 @@ def test_a_differentiable_defense_is_not_flagged(store):
 
 
 def test_leaderboard_shows_naive_and_adaptive_rows(store):
-    table = leaderboard(store)
+    table = leaderboard(entries_from_store(store))
     jpeg = table[table.defenses == "Jpeg(quality=75)"].set_index("attack_mode")
     assert set(jpeg.index) == {"naive", "adaptive"}
     assert "gradient_masking" in jpeg.loc["naive", "flags"]

@@ -1,5 +1,7 @@
-"""Leaderboards: results -> tables (and, later, plots, entries and the static site)."""
+"""Leaderboards: a run's records -> entries (schema-validated JSON) -> tables, plots and the site."""
 
-from .table import leaderboard, robust_accuracy, to_markdown, transfer_matrix, write_tables
+from .entry import entries_from_store, read_entry, robust_accuracy, validate_entry, write_entry
+from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
-__all__ = ["leaderboard", "robust_accuracy", "to_markdown", "transfer_matrix", "write_tables"]
+__all__ = ["entries_from_store", "leaderboard", "read_entry", "robust_accuracy", "to_markdown", "transfer_matrix",
+           "validate_entry", "write_entry", "write_tables"]

@@ -1,25 +1,23 @@
-"""Leaderboard tables from a results store: clean accuracy, then robust accuracy per epsilon.
+"""Leaderboard tables, rendered from entries only (see entry.py for how entries are built).
 
-Robust accuracy follows the evaluation protocol (DESIGN.md §3): per sample, the worst case
-over every attack run at that norm and epsilon, made monotone in epsilon (a sample fooled
-at eps1 counts as fooled at every eps2 > eps1), and a sample misclassified clean is never
-robust. So robust accuracy at any epsilon is at most the clean accuracy.
+One row per entry and attack mode: clean accuracy and AUC, the worst-case robust accuracy per
+norm and epsilon, and the entry's headline numbers: ``worst_case``, its lowest robust accuracy
+over attack modes (naive and adaptive) at the headline budget, and ``evasion_rate``, its
+highest evasion rate there. Entries rank by ``worst_case`` within their dataset.
 """
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..attacks.transfer import DEFAULT_BASE
-from ..benchmark.store import Store
 from ..errors import DfbenchError
 
-ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset"]
+HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
+NORM_ORDER = {"linf": 0, "l2": 1}
 
 
 def eps_label(norm: str, eps: float) -> str:
@@ -31,57 +29,48 @@ def eps_label(norm: str, eps: float) -> str:
     return f"{norm} {eps:g}"
 
 
-def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    """Worst-case, eps-monotone robust accuracy per (row, norm, eps).
-
-    Returns long-form rows: ROW_KEYS + ``norm``, ``eps``, ``robust_acc``, ``attacks``.
-    """
-    merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
-    merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
-    merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
-    out = []
-    for group_key, g in merged.groupby([*ROW_KEYS, "norm"], sort=True):
-        # per sample and eps: survived every attack at this eps
-        ok = g.groupby(["eps", "idx"]).adv_ok.all().unstack("idx").sort_index()
-        clean_ok = g.groupby("idx").clean_ok.first().reindex(ok.columns)
-        survived = np.logical_and.accumulate(ok.fillna(False).to_numpy(dtype=bool), axis=0) & clean_ok.to_numpy()
-        attacks = g.groupby("eps").attack.unique()
-        for eps, row in zip(ok.index, survived):
-            out.append({**dict(zip([*ROW_KEYS, "norm"], group_key)), "eps": float(eps),
-                        "robust_acc": float(row.mean()), "attacks": ",".join(sorted(attacks[eps]))})
-    return pd.DataFrame(out)
+def headline(entry: dict) -> tuple[str, float]:
+    """The budget an entry is ranked at: linf 8/255 if it was run, else its largest linf, else l2 eps."""
+    budgets = {(r["norm"], r["eps"]) for r in entry["robust"]}
+    if any(n == "linf" and abs(e - HEADLINE_LINF) < 1e-9 for n, e in budgets):
+        return "linf", next(e for n, e in budgets if n == "linf" and abs(e - HEADLINE_LINF) < 1e-9)
+    return max(budgets, key=lambda b: (b[0] == "linf", b[1]))
 
 
-def leaderboard(store: Store) -> pd.DataFrame:
-    """One row per detector (and defense chain): clean acc/AUC, then robust acc per norm and eps."""
-    records = store.records()
-    if records.empty:
+def _columns(robust: pd.DataFrame) -> list[str]:
+    order = robust.assign(rank=robust.norm.map(NORM_ORDER)).sort_values(["rank", "eps"])
+    return list(dict.fromkeys(order.column))
+
+
+def leaderboard(entries: list[dict]) -> pd.DataFrame:
+    """The leaderboard table of ``entries``: one row per entry and attack mode, ranked per dataset."""
+    rows, robust = [], []
+    for i, e in enumerate(entries):
+        norm, eps = headline(e)
+        at = [r for r in e["robust"] if r["norm"] == norm and r["eps"] == eps]
+        evasion = [r["evasion_rate"] for r in at if r["evasion_rate"] is not None]
+        for mode in dict.fromkeys(r["attack_mode"] for r in e["robust"]):
+            rows.append({"entry": i, "name": e["name"], "detector": e["detector"], "training": e["training"],
+                         "defenses": e["defenses"], "attack_mode": mode, "weights": e["weights_sha256"][:12],
+                         "dataset": e["dataset"]["name"], "n": e["dataset"]["n_samples"],
+                         "clean_acc": e["clean"]["acc"], "clean_auc": e["clean"]["auc"],
+                         "worst_case": min(r["robust_acc"] for r in at), "at": eps_label(norm, eps),
+                         "evasion_rate": max(evasion) if evasion else None, "flags": ",".join(e["flags"])})
+        robust += [{"entry": i, "attack_mode": r["attack_mode"], "norm": r["norm"], "eps": r["eps"],
+                    "column": eps_label(r["norm"], r["eps"]), "robust_acc": r["robust_acc"]} for r in e["robust"]]
+    if not rows:
         return pd.DataFrame()
-    clean = records.groupby(ROW_KEYS).agg(n=("n_samples", "first"), clean_acc=("clean_acc", "first"),
-                                          clean_auc=("clean_auc", "first")).reset_index()
-    robust = robust_accuracy(records, store.samples())
-    robust["column"] = [eps_label(n, e) for n, e in zip(robust.norm, robust.eps)]
-    order = robust.assign(norm_rank=robust.norm.map({"linf": 0, "l2": 1})).sort_values(["norm_rank", "eps"])
-    columns = list(dict.fromkeys(order.column))
-    wide = robust.pivot_table(index=ROW_KEYS, columns="column", values="robust_acc").reindex(columns=columns)
-    table = clean.merge(wide.reset_index(), on=ROW_KEYS, how="left")
-    table = table.merge(row_flags(records), on=ROW_KEYS, how="left")
-    table["weights"] = table.pop("weights_sha256").str[:12]
-    # undefended rows: plain white-box; defended rows: the naive and the adaptive attack, side by side
-    table["attack_mode"] = ["" if d == "" else "adaptive" if a else "naive" for d, a in zip(table.defenses,
-                                                                                          table.adaptive)]
-    table = table.sort_values(["detector", "weights", "defenses", "attack_mode"], kind="stable")
-    return table[["detector", "training", "defenses", "attack_mode", "weights", "dataset", "n", "clean_acc",
-                  "clean_auc", *columns, "flags"]]
-
-
-def row_flags(records: pd.DataFrame) -> pd.DataFrame:
-    """The sanity flags of each row's cells, united: ROW_KEYS + ``flags`` ("" when healthy)."""
-    def union(g: pd.DataFrame) -> str:
-        names = {f for col in ("detector_flags", "check_flags") for v in g[col].fillna("") for f in v.split(",") if f}
-        return ",".join(sorted(names))
-
-    return pd.DataFrame([{**dict(zip(ROW_KEYS, k)), "flags": union(g)} for k, g in records.groupby(ROW_KEYS)])
+    robust = pd.DataFrame(robust)
+    wide = robust.pivot_table(index=["entry", "attack_mode"], columns="column", values="robust_acc")
+    table = pd.DataFrame(rows).merge(wide.reindex(columns=_columns(robust)).reset_index(),
+                                     on=["entry", "attack_mode"], how="left")
+    per_entry = table.drop_duplicates("entry").sort_values(["worst_case", "clean_acc"], ascending=False)
+    per_entry["rank"] = per_entry.groupby("dataset").cumcount() + 1
+    table = table.merge(per_entry[["entry", "rank"]], on="entry")
+    table = table.sort_values(["dataset", "rank", "attack_mode"], kind="stable")
+    return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "n",
+                  "clean_acc", "clean_auc", *_columns(robust), "worst_case", "at", "evasion_rate",
+                  "flags"]].reset_index(drop=True)
 
 
 def _base_label(backend: str, params: dict) -> str:
@@ -90,31 +79,37 @@ def _base_label(backend: str, params: dict) -> str:
     return " ".join([f"{params.get('base', DEFAULT_BASE)} ({backend})", *(f"{k}={v}" for k, v in sorted(own.items()))])
 
 
-def transfer_matrix(store: Store) -> pd.DataFrame:
-    """Robust accuracy of each target under examples crafted on each surrogate.
+def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
+    """Accuracy of each target under examples crafted on each surrogate.
 
-    One row per (surrogate, base attack and its parameters, norm, eps), one column per target
-    detector (with its training-time defense, if any), undefended; empty when the store holds no
-    transfer cells.
+    One row per (surrogate, base attack and its parameters, eps), one column per undefended target
+    (with its training-time defense, if any); empty when no entry holds transfer cells.
     """
-    records = store.records()
-    transfer = records[(records.attack_kind == "transfer") & (records.defenses.fillna("") == "")]
-    if transfer.empty:
+    cells = []
+    for e in entries:
+        if e["defenses"]:
+            continue
+        target = e["detector"] + (f" {e['training']}" if e["training"] else "")
+        for c in e["cells"]:
+            if c["attack_kind"] != "transfer":
+                continue
+            p = c["params"]
+            cells.append({"surrogate": p["surrogate"] + (f" (seed {p['surrogate_seed']})" if "surrogate_seed" in p
+                                                         else ""),
+                          "attack": _base_label(c["backend"], p), "eps_label": eps_label(c["norm"], c["eps"]),
+                          "eps": c["eps"], "norm": c["norm"], "target": target, "adv_acc": c["adv_acc"],
+                          "dataset": e["dataset"]["name"]})
+    if not cells:
         return pd.DataFrame()
-    transfer = transfer.assign(detector=[d + (f" {t}" if t else "") for d, t in zip(transfer.detector,
-                                                                                  transfer.training.fillna(""))])
-    params = transfer.attack_params.map(json.loads)
-    transfer = transfer.assign(surrogate=[p["surrogate"] + (f" (seed {p['surrogate_seed']})"
-                                                            if "surrogate_seed" in p else "") for p in params],
-                               attack=[_base_label(b, p) for b, p in zip(transfer.backend, params)],
-                               eps_label=[eps_label(n, e) for n, e in zip(transfer.norm, transfer.eps)])
-    index = ["surrogate", "attack", "eps_label", "eps"]
-    if transfer.duplicated([*index, "detector"]).any():  # e.g. one target under two weights files
+    cells = pd.DataFrame(cells)
+    index = ["dataset", "surrogate", "attack", "norm", "eps_label", "eps"]
+    if cells.duplicated([*index, "target"]).any():  # e.g. one target under two weights files
         raise DfbenchError("two transfer cells share surrogate, attack, eps and target; use one results "
-                           "directory per set of weights")
-    wide = transfer.pivot_table(index=index, columns="detector", values="adv_acc",
-                                aggfunc="first").reset_index().sort_values(["surrogate", "attack", "eps"])
-    return wide.drop(columns="eps").rename(columns={"eps_label": "eps"}).rename_axis(columns=None)
+                           "directory (or leaderboard) per set of weights")
+    wide = cells.pivot_table(index=index, columns="target", values="adv_acc", aggfunc="first").reset_index()
+    wide = wide.assign(rank=wide.norm.map(NORM_ORDER)).sort_values(["dataset", "surrogate", "attack", "rank", "eps"])
+    return (wide.drop(columns=["eps", "norm", "rank"]).rename(columns={"eps_label": "eps"})
+            .rename_axis(columns=None).reset_index(drop=True))
 
 
 def write_tables(table: pd.DataFrame, out_dir: Path, stem: str = "leaderboard") -> list[Path]:

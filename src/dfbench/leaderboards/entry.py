@@ -1,0 +1,254 @@
+"""Leaderboard entries: one JSON file per evaluated detector, like RobustBench's model_info.
+
+An entry is one detector with its training-time and preprocessing defenses, its weights and
+one dataset: its clean numbers, the worst-case robust accuracy and evasion rate per attack
+mode, norm and epsilon, every cell's numbers, its sanity flags and the provenance needed to
+trust or reproduce it. Entries live at ``leaderboards/<dataset>/<name>.json`` and are
+validated against ``entry.schema.json`` (JSON Schema 2020-12) on every read and write.
+
+Robust accuracy follows the evaluation protocol (DESIGN.md §3): per sample, the worst case
+over every attack run at that norm and epsilon, made monotone in epsilon (a sample fooled at
+eps1 counts as fooled at every eps2 > eps1), and a sample misclassified clean is never robust,
+so robust accuracy is at most the clean accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+
+from ..benchmark.store import Store
+from ..errors import DfbenchError
+
+SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
+SCHEMA_VERSION = 1
+ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset"]
+ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset"]
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class EntryError(DfbenchError):
+    """A leaderboard entry that is malformed, unsafe, inconsistent or a duplicate."""
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Worst-case, eps-monotone robust accuracy and evasion rate per (row, norm, eps).
+
+    Returns long-form rows: ROW_KEYS + ``norm``, ``eps``, ``n``, ``n_robust``, ``robust_acc``,
+    ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at
+    this eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``attacks``.
+    """
+    merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
+    merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
+    merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
+    out = []
+    for group_key, g in merged.groupby([*ROW_KEYS, "norm"], sort=True):
+        # per sample and eps: survived every attack at this eps
+        ok = g.groupby(["eps", "idx"]).adv_ok.all().unstack("idx").sort_index()
+        per_sample = g.groupby("idx")[["clean_ok", "label"]].first().reindex(ok.columns)
+        clean_ok = per_sample.clean_ok.to_numpy(dtype=bool)
+        detected = clean_ok & (per_sample.label.to_numpy() == 1)
+        survived = np.logical_and.accumulate(ok.fillna(False).to_numpy(dtype=bool), axis=0) & clean_ok
+        attacks = g.groupby("eps").attack.unique()
+        for eps, row in zip(ok.index, survived):
+            n_evaded = int((detected & ~row).sum())
+            out.append({**dict(zip([*ROW_KEYS, "norm"], group_key)), "eps": float(eps), "n": len(row),
+                        "n_robust": int(row.sum()), "robust_acc": float(row.mean()),
+                        "n_detected": int(detected.sum()), "n_evaded": n_evaded,
+                        "evasion_rate": n_evaded / detected.sum() if detected.any() else float("nan"),
+                        "attacks": ",".join(sorted(attacks[eps]))})
+    return pd.DataFrame(out)
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """``name`` if it can be a file or folder name under the leaderboard root, else EntryError."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise EntryError(f"{what} {name!r} is not allowed: use letters, digits, '_', '-' and '.', "
+                         "starting with a letter or digit, no '..' and no path separators")
+    return name
+
+
+def attack_mode(defenses: str, adaptive: int) -> str:
+    """"" for an undefended detector; "naive" or "adaptive" for an attack on a defense."""
+    return "" if not defenses else "adaptive" if adaptive else "naive"
+
+
+def default_name(detector: str, training: str, defenses: str, weights_sha256: str) -> str:
+    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c``: readable, distinct per weights and defenses."""
+    words = " ".join(w for w in (detector, training, defenses) if w)
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
+    return f"{slug[:110]}-{weights_sha256[:8]}"
+
+
+def _number(v: Any) -> float | None:
+    """A float rounded to 6 decimals (the rates are float32 counts), or None for NaN (JSON has no NaN)."""
+    return None if v is None or math.isnan(v) else round(float(v), 6)
+
+
+def _joined(values: pd.Series) -> str:
+    return " + ".join(sorted({str(v) for v in values if str(v)})) or "unknown"
+
+
+def _flags(group: pd.DataFrame) -> list[str]:
+    return sorted({f for col in ("detector_flags", "check_flags") for v in group[col].fillna("")
+                   for f in str(v).split(",") if f})
+
+
+def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_allowed: bool = False) -> list[dict]:
+    """Build one entry per (detector, training, defenses, weights, dataset) of a run's records."""
+    if records.empty:
+        return []
+    records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
+    robust = robust_accuracy(records, samples)
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entries = []
+    for key, group in records.groupby(ENTRY_KEYS, sort=True):
+        detector, training, defenses, weights, dataset = key
+        if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
+            raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
+                             "fingerprint; use one results directory per dataset version")
+        first = group.iloc[0]
+        rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
+        entries.append({
+            "schema_version": SCHEMA_VERSION,
+            "name": default_name(detector, training, defenses, weights),
+            "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
+            "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
+                        "image_size": int(first.image_size), "n_samples": int(first.n_samples)},
+            "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),
+                           "grid": _joined(group.grid), "grid_sha256": _joined(group.grid_sha256),
+                           "seeds": sorted({int(s) for s in group.seed}), "created_at": created},
+            "clean": {"acc": _number(first.clean_acc), "auc": _number(first.clean_auc),
+                      "threshold": float(first.threshold)},
+            "robust": [{"attack_mode": attack_mode(defenses, r.adaptive), "norm": r.norm, "eps": float(r.eps),
+                        "n": int(r.n), "n_robust": int(r.n_robust), "robust_acc": _number(r.robust_acc),
+                        "n_detected": int(r.n_detected), "n_evaded": int(r.n_evaded),
+                        "evasion_rate": _number(r.evasion_rate), "attacks": r.attacks.split(",")}
+                       for r in rows.itertuples()],
+            "cells": [{"attack_mode": attack_mode(defenses, c.adaptive), "attack": c.attack,
+                       "attack_kind": c.attack_kind, "backend": c.backend, "norm": c.norm, "eps": float(c.eps),
+                       "params": json.loads(c.attack_params), "seed": int(c.seed),
+                       "adv_acc": _number(c.adv_acc), "adv_auc": _number(c.adv_auc),
+                       "evasion_rate": _number(c.evasion_rate), "linf_max": _number(c.linf_max),
+                       "l2_mean": _number(c.l2_mean), "ssim_mean": _number(c.ssim_mean),
+                       "psnr_mean": _number(c.psnr_mean)}
+                      for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples()],
+            "flags": _flags(group),
+            "flags_allowed": flags_allowed,
+        })
+    return entries
+
+
+def entries_from_store(store: Store, flags_allowed: bool = False) -> list[dict]:
+    return entries_from_records(store.records(), store.samples(), flags_allowed)
+
+
+def validate_entry(entry: Any, source: str = "entry") -> dict:
+    """Check ``entry`` against the schema and its own arithmetic; EntryError names the first problem."""
+    try:
+        jsonschema.validate(entry, schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise EntryError(f"{source}: does not match the entry schema at {where}: {exc.message}") from None
+    for r in entry["robust"]:
+        if r["n_robust"] > r["n"] or abs(r["n_robust"] / r["n"] - r["robust_acc"]) > 1e-6 \
+                or r["n_evaded"] > r["n_detected"]:
+            raise EntryError(f"{source}: robust numbers at {r['norm']} eps={r['eps']} do not add up "
+                             f"({r['n_robust']}/{r['n']} robust, {r['n_evaded']}/{r['n_detected']} evaded)")
+    if entry["flags"] and not entry["flags_allowed"]:
+        raise EntryError(f"{source}: has sanity flags ({', '.join(entry['flags'])}) but was not submitted "
+                         "with --allow-flags")
+    return entry
+
+
+def read_entry(path: Path) -> dict:
+    """Load and validate one entry file; its name must match the file and its dataset the folder."""
+    path = Path(path)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EntryError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    validate_entry(entry, str(path))
+    if entry["name"] != path.stem or entry["dataset"]["name"] != path.parent.name:
+        raise EntryError(f"{path}: entry {entry['name']!r} on {entry['dataset']['name']!r} belongs at "
+                         f"<root>/{entry['dataset']['name']}/{entry['name']}.json")
+    return entry
+
+
+def verify_weights(entry: dict, folder: Path) -> None:
+    """If the entry names its weights file, its sha256 must match the entry's."""
+    from ..train.checkpoint import sha256_file
+
+    if "weights_file" not in entry:
+        return
+    path = (Path(folder) / entry["weights_file"]).resolve()
+    if not path.is_file():
+        raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} not found")
+    digest = sha256_file(path)
+    if digest != entry["weights_sha256"]:
+        raise EntryError(f"entry {entry['name']!r}: {path} has sha256 {digest[:12]}..., the entry says "
+                         f"{entry['weights_sha256'][:12]}... (not the weights that were evaluated)")
+
+
+def entry_path(root: Path, entry: dict) -> Path:
+    """``<root>/<dataset>/<name>.json``, refusing names that would leave ``root``."""
+    dataset = safe_name(entry["dataset"]["name"], "dataset name")
+    name = safe_name(entry["name"], "entry name")
+    root = Path(root).resolve()
+    path = (root / dataset / f"{name}.json").resolve()
+    if root not in path.parents:
+        raise EntryError(f"entry {name!r} would be written outside {root}")
+    return path
+
+
+def identity(entry: dict) -> tuple:
+    """What makes two entries the same submission."""
+    return (entry["detector"], entry["training"], entry["defenses"], entry["weights_sha256"],
+            entry["dataset"]["name"], entry["dataset"]["fingerprint"])
+
+
+def write_entry(root: Path, entry: dict, replace: bool = False) -> Path:
+    """Validate and write ``entry`` atomically; refuse to overwrite or duplicate unless ``replace``."""
+    path = entry_path(root, entry)
+    validate_entry(entry, f"entry {entry['name']!r}")
+    if path.exists() and not replace:
+        raise EntryError(f"{path} exists already; pass --replace to overwrite it")
+    for other in sorted(path.parent.glob("*.json")):
+        if other == path:
+            continue
+        try:
+            same = identity(json.loads(other.read_text(encoding="utf-8"))) == identity(entry)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a broken neighbour is reported by `leaderboard build`, not here
+        if same:
+            raise EntryError(f"{other} already holds this detector, defenses and weights on "
+                             f"{entry['dataset']['name']}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(entry, f, indent=1, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,83 @@
+"""Leaderboard plots (seaborn): robust accuracy vs epsilon, detector x attack, transfer matrix.
+
+Each function draws the entries of one dataset into one PNG and returns its path, or None when
+the entries hold nothing to draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .table import eps_label, headline, transfer_matrix  # noqa: E402
+
+
+def row_label(entry: dict, mode: str) -> str:
+    """``custom_cnn pgd-at(...) Jpeg(quality=75) [adaptive]``: what a plot's row or line is."""
+    words = [entry["detector"], entry["training"], entry["defenses"], f"[{mode}]" if mode else ""]
+    return " ".join(w for w in words if w)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def robustness_curves(entries: list[dict], path: Path) -> Path | None:
+    """Robust accuracy vs epsilon, one line per entry and attack mode, one panel per norm."""
+    rows = [{"detector": row_label(e, r["attack_mode"]), "norm": r["norm"], "eps": 0.0, "acc": e["clean"]["acc"]}
+            for e in entries for r in e["robust"]]
+    rows += [{"detector": row_label(e, r["attack_mode"]), "norm": r["norm"], "eps": r["eps"], "acc": r["robust_acc"]}
+             for e in entries for r in e["robust"]]
+    if not rows:
+        return None
+    data = pd.DataFrame(rows).drop_duplicates()
+    grid = sns.relplot(data=data, x="eps", y="acc", hue="detector", col="norm", kind="line", marker="o",
+                       facet_kws={"sharex": False}, height=3.6, aspect=1.2)
+    grid.set_axis_labels("epsilon", "robust accuracy (worst case)")
+    grid.set(ylim=(0, 1))
+    return _save(grid.figure, path)
+
+
+def attack_heatmap(entries: list[dict], path: Path) -> Path | None:
+    """Accuracy under each attack at each entry's headline budget: rows entries, columns attacks."""
+    rows = []
+    for e in entries:
+        norm, eps = headline(e)
+        rows += [{"detector": row_label(e, c["attack_mode"]), "attack": f"{c['attack']} ({c['backend']})",
+                  "acc": c["adv_acc"], "budget": eps_label(norm, eps)}
+                 for c in e["cells"] if c["norm"] == norm and c["eps"] == eps]
+    if not rows:
+        return None
+    data = pd.DataFrame(rows)
+    wide = data.pivot_table(index="detector", columns="attack", values="acc", aggfunc="min")
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * wide.shape[1], 1.0 + 0.45 * wide.shape[0]))
+    sns.heatmap(wide, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax,
+                cbar_kws={"label": "accuracy under attack"})
+    ax.set_title(f"accuracy per attack at {', '.join(sorted(set(data.budget)))}")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return _save(fig, path)
+
+
+def transfer_heatmap(entries: list[dict], path: Path) -> Path | None:
+    """The surrogate x target transfer matrix."""
+    matrix = transfer_matrix(entries)
+    if matrix.empty:
+        return None
+    index = [f"{s} {a} {e}" for s, a, e in zip(matrix.surrogate, matrix.attack, matrix.eps)]
+    wide = matrix.drop(columns=["dataset", "surrogate", "attack", "eps"]).set_axis(index)
+    fig, ax = plt.subplots(figsize=(2.5 + 1.4 * wide.shape[1], 1.0 + 0.45 * wide.shape[0]))
+    sns.heatmap(wide.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax,
+                cbar_kws={"label": "target accuracy"})
+    ax.set_title("transfer: examples crafted on the surrogate (rows), scored on the target (columns)")
+    ax.set_xlabel("target")
+    return _save(fig, path)

@@ -1,0 +1,112 @@
+"""Entries: built from a run, checked against the published schema, written safely."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from dfbench.benchmark.store import Store
+from dfbench.leaderboards.entry import (EntryError, entry_path, read_entry, robust_accuracy, safe_name,
+                                        validate_entry, verify_weights, write_entry)
+
+
+def test_entries_carry_the_runs_numbers_and_provenance(lb_entries, lb_run):
+    store = Store(lb_run / "results.sqlite")
+    records = store.records()
+    assert len(lb_entries) == 2  # undefended and JPEG-defended
+    plain = next(e for e in lb_entries if not e["defenses"])
+    for entry in lb_entries:
+        validate_entry(entry)
+    # every cell of the run is in exactly one entry, with its numbers and backend
+    assert sum(len(e["cells"]) for e in lb_entries) == len(records)
+    rec = records[(records.defenses == "") & (records.attack == "pgd") & (records.norm == "l2")].iloc[0]
+    cell = next(c for c in plain["cells"] if c["attack"] == "pgd" and c["norm"] == "l2")
+    assert cell["adv_acc"] == pytest.approx(rec.adv_acc, abs=1e-6) and cell["backend"] == rec.backend
+    # robust numbers are the per-sample worst case computed from the samples table
+    reference = robust_accuracy(records, store.samples())
+    ref = reference[(reference.defenses == "") & (reference.norm == "linf")].set_index("eps").robust_acc
+    got = {r["eps"]: r["robust_acc"] for r in plain["robust"] if r["norm"] == "linf"}
+    assert got == pytest.approx(ref.to_dict(), abs=1e-6)
+    prov = plain["provenance"]
+    assert prov["grid_sha256"] == rec.grid_sha256 and prov["dfbench_version"] == rec.dfbench_version
+    assert plain["weights_sha256"] == rec.weights_sha256 and plain["dataset"]["fingerprint"] == rec.dataset_fingerprint
+    assert plain["dataset"]["n_samples"] == 48
+    json.dumps(plain, allow_nan=False)  # numbers only: no NaN sneaks into the JSON
+
+
+def test_defended_entry_has_both_attack_modes_and_its_flags(lb_entries):
+    jpeg = next(e for e in lb_entries if e["defenses"])
+    assert {r["attack_mode"] for r in jpeg["robust"]} == {"naive", "adaptive"}
+    assert "gradient_masking" in jpeg["flags"]
+
+
+def _broken(entry, edit):
+    bad = copy.deepcopy(entry)
+    edit(bad)
+    return bad
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda e: e["clean"].update(acc="0.9"), "clean/acc: '0.9' is not of type 'number'"),
+    (lambda e: e["robust"][0].update(robust_acc=1.5), "robust/0/robust_acc"),
+    (lambda e: e["provenance"].pop("git_sha"), "'git_sha' is a required property"),
+    (lambda e: e.update(weights_sha256="abc"), "weights_sha256"),
+    (lambda e: e["cells"][0].update(backend=None), "cells/0/backend"),
+    (lambda e: e.update(surprise=1), "Additional properties"),
+    (lambda e: e.update(name="../../etc/passwd"), "at name"),
+    (lambda e: e["robust"][0].update(n_robust=e["robust"][0]["n_robust"] + 1), "do not add up"),
+    (lambda e: e.update(flags=["zero_gradients"], flags_allowed=False), "--allow-flags"),
+])
+def test_schema_violations_are_rejected_with_the_place(lb_entries, edit, message):
+    with pytest.raises(EntryError, match="does not match|do not add up|allow-flags") as err:
+        validate_entry(_broken(lb_entries[0], edit), "x.json")
+    assert message in str(err.value) and str(err.value).startswith("x.json")
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "", "a\\b", "x" * 200, "a..b", "/abs"])
+def test_unsafe_names_are_refused(name):
+    with pytest.raises(EntryError, match="not allowed"):
+        safe_name(name)
+
+
+def test_write_read_round_trip_and_refusals(lb_entries, tmp_path):
+    plain = next(e for e in lb_entries if not e["defenses"])
+    path = write_entry(tmp_path, plain)
+    assert path == tmp_path / "mini" / f"{plain['name']}.json"
+    assert read_entry(path) == plain
+    with pytest.raises(EntryError, match="exists already"):
+        write_entry(tmp_path, plain)
+    assert write_entry(tmp_path, plain, replace=True) == path
+    renamed = {**plain, "name": "same-detector-other-name"}
+    with pytest.raises(EntryError, match="already holds this detector"):
+        write_entry(tmp_path, renamed, replace=True)
+    sneaky = {**plain, "dataset": {**plain["dataset"], "name": ".."}}
+    with pytest.raises(EntryError, match="not allowed"):
+        entry_path(tmp_path, sneaky)
+    assert sorted(p.name for p in (tmp_path / "mini").iterdir()) == [path.name]  # no temp files left
+
+
+def test_read_entry_reports_broken_files(lb_entries, tmp_path):
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    (folder / "bad.json").write_text('{"schema_version": 1,')
+    with pytest.raises(EntryError, match="bad.json: not valid JSON"):
+        read_entry(folder / "bad.json")
+    (folder / "empty.json").write_text("")
+    with pytest.raises(EntryError, match="not valid JSON"):
+        read_entry(folder / "empty.json")
+    plain = lb_entries[0]
+    (folder / "misnamed.json").write_text(json.dumps(plain))
+    with pytest.raises(EntryError, match="belongs at"):
+        read_entry(folder / "misnamed.json")
+
+
+def test_weights_file_must_match_the_hash(lb_entries, tmp_path):
+    entry = {**lb_entries[0], "weights_file": "w.safetensors"}
+    (tmp_path / "w.safetensors").write_bytes(b"not the weights")
+    with pytest.raises(EntryError, match="not the weights that were evaluated"):
+        verify_weights(entry, tmp_path)
+    with pytest.raises(EntryError, match="not found"):
+        verify_weights({**entry, "weights_file": "missing.safetensors"}, tmp_path)
