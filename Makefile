@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dfbench-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test bench
+.PHONY: install run test check bench
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/dfbench check --baseline baselines/quick-mini.json
 
 bench: $(STAMP)
 	cd benchmarks && for b in pgd_overhead adapter_overhead cascade_saving; do ../$(BIN)/python $$b.py || exit 1; done

@@ -64,10 +64,7 @@ def run(
     verbose: Verbose = False,
 ) -> None:
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
-    from tqdm import tqdm
-
     from .benchmark.grid import load_grid
-    from .benchmark.runner import run_grid
     from .benchmark.store import Store
     from .benchmark.grid import DetectorSpec
 
@@ -83,17 +80,26 @@ def run(
             raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
         spec = replace(spec, max_samples=max_samples)
     store = Store(out / "results.sqlite")
-    with tqdm(total=len(spec.cells()), desc="cells", unit="cell", file=sys.stderr) as bar:
-        def progress(n: int, desc: str) -> None:
-            bar.set_postfix_str(desc, refresh=False)
-            bar.update(n)
-
-        summary = run_grid(spec, store, cache or default_cache(), progress)
+    summary = _run_with_progress(spec, store, cache or default_cache())
     paths = _print_tables(store, out)
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
                f"{summary.failed} failed. Store: {store.path}" + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _run_with_progress(spec, store, cache: Path):
+    """run_grid with a progress bar over the cells on stderr."""
+    from tqdm import tqdm
+
+    from .benchmark.runner import run_grid
+
+    with tqdm(total=len(spec.cells()), desc="cells", unit="cell", file=sys.stderr) as bar:
+        def progress(n: int, desc: str) -> None:
+            bar.set_postfix_str(desc, refresh=False)
+            bar.update(n)
+
+        return run_grid(spec, store, cache, progress)
 
 
 @app.command()
@@ -217,7 +223,7 @@ def submit(
 ) -> None:
     """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
     from .benchmark.store import Store
-    from .leaderboards.entry import entries_from_store, safe_name, write_entry
+    from .leaderboards.entry import check_new_entry, entries_from_store, safe_name, write_entry
 
     path = out / "results.sqlite"
     if not path.is_file():
@@ -232,11 +238,12 @@ def submit(
             raise DfbenchError(f"--name names one entry, but {len(entries)} would be submitted; select one with "
                                "--detector")
         entries[0]["name"] = safe_name(name, "--name")
-    for entry in entries:
+    for entry in entries:  # every check before the first write: all entries or none
         if entry["flags"] and not allow_flags:
             raise DfbenchError(f"{entry['name']} has sanity flags ({', '.join(entry['flags'])}); fix the detector or "
                                "pass --allow-flags (the flags stay on the entry)")
         _check_weights(entry, weights, cache or default_cache(), root)
+        check_new_entry(root, entry, replace=replace)
     for entry in entries:
         typer.echo(f"wrote {write_entry(root, entry, replace=replace)}")
 
@@ -274,7 +281,6 @@ def check(
     import tempfile
 
     from .benchmark.grid import load_grid
-    from .benchmark.runner import run_grid
     from .benchmark.store import Store
     from .leaderboards.check import compare, read_baseline, write_baseline
     from .leaderboards.entry import entries_from_store
@@ -282,7 +288,16 @@ def check(
     _setup_logging(verbose)
     if not 0.5 <= confidence < 1:
         raise DfbenchError(f"--confidence must be in [0.5, 1), got {confidence}")
-    base = read_baseline(baseline) if baseline.exists() or not update else None
+    if update:  # the existing baseline only suggests the grid; a broken one is simply replaced
+        try:
+            base = read_baseline(baseline) if baseline.exists() else None
+        except DfbenchError:
+            base = None
+    else:
+        base = read_baseline(baseline)
+    if out is not None and (out / "results.sqlite").exists():
+        raise DfbenchError(f"{out / 'results.sqlite'} exists; `check` re-runs into a new folder (a resumed store would "
+                           "compare old numbers)")
     grid_name = grid or (base["grid"] if base else "quick")
     spec = load_grid(grid_name)
     if base and not update and spec.sha256 != base["grid_sha256"]:
@@ -290,7 +305,7 @@ def check(
                            f"vs {base['grid_sha256'][:12]}...); re-baseline with --update")
     with tempfile.TemporaryDirectory(prefix="dfbench-check-") as tmp:
         store = Store((out or Path(tmp)) / "results.sqlite")
-        summary = run_grid(spec, store, cache or default_cache())
+        summary = _run_with_progress(spec, store, cache or default_cache())
         if summary.failed:
             raise DfbenchError(f"{summary.failed} of {summary.total} cells failed; see {store.path}"
                                if out else f"{summary.failed} of {summary.total} cells failed (rerun with --out DIR "

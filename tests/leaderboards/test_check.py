@@ -73,11 +73,12 @@ def test_check_cli_update_pass_fail_and_changed_grid(lb_grid, cache_dir, tmp_pat
     data = json.loads(baseline.read_text())  # pretend the baseline was much more robust
     plain = next(e for e in data["entries"] if not e["defenses"])
     row = next(r for r in plain["robust"] if r["norm"] == "linf" and r["eps"] > 0.03)
-    row["n_robust"], row["robust_acc"] = row["n"], 1.0
+    row["n_robust"] = round(plain["clean"]["acc"] * row["n"])  # as robust as it is accurate
+    row["robust_acc"] = row["n_robust"] / row["n"]
     baseline.write_text(json.dumps(data))
     failed = invoke("check", "--baseline", baseline, "--cache", cache_dir)
     assert failed.exit_code == 1
-    assert "FAIL test_tiny_cnn: robust acc linf 8/255 1.000 -> " in failed.output
+    assert f"FAIL test_tiny_cnn: robust acc linf 8/255 {row['robust_acc']:.3f} -> " in failed.output
 
     lb_grid_copy = tmp_path / "lb.toml"
     lb_grid_copy.write_text(lb_grid.read_text().replace("steps = 3", "steps = 4", 1))

@@ -8,8 +8,15 @@ import json
 import pytest
 
 from dfbench.benchmark.store import Store
-from dfbench.leaderboards.entry import (EntryError, entry_path, read_entry, robust_accuracy, safe_name,
-                                        validate_entry, verify_weights, write_entry)
+from dfbench.leaderboards.entry import (
+    EntryError,
+    entry_path,
+    read_entry,
+    safe_name,
+    validate_entry,
+    verify_weights,
+    write_entry,
+)
 
 
 def test_entries_carry_the_runs_numbers_and_provenance(lb_entries, lb_run):
@@ -24,11 +31,17 @@ def test_entries_carry_the_runs_numbers_and_provenance(lb_entries, lb_run):
     rec = records[(records.defenses == "") & (records.attack == "pgd") & (records.norm == "l2")].iloc[0]
     cell = next(c for c in plain["cells"] if c["attack"] == "pgd" and c["norm"] == "l2")
     assert cell["adv_acc"] == pytest.approx(rec.adv_acc, abs=1e-6) and cell["backend"] == rec.backend
-    # robust numbers are the per-sample worst case computed from the samples table
-    reference = robust_accuracy(records, store.samples())
-    ref = reference[(reference.defenses == "") & (reference.norm == "linf")].set_index("eps").robust_acc
-    got = {r["eps"]: r["robust_acc"] for r in plain["robust"] if r["norm"] == "linf"}
-    assert got == pytest.approx(ref.to_dict(), abs=1e-6)
+    # robust numbers: recomputed here by hand from the samples table, per sample and eps
+    samples = store.samples().merge(records[["key", "defenses", "norm", "eps", "threshold"]], on="key")
+    samples = samples[(samples.defenses == "") & (samples.norm == "linf")]
+    correct = lambda score, s: (score >= s.threshold) == (s.label == 1)  # noqa: E731
+    for row in (r for r in plain["robust"] if r["norm"] == "linf"):
+        robust = 0
+        for _, s in samples.groupby("idx"):
+            upto = s[s.eps <= row["eps"] + 1e-12]
+            robust += bool(correct(s.clean_score.iloc[0], s.iloc[0]) and all(correct(a, r) for a, (_, r) in
+                                                                         zip(upto.adv_score, upto.iterrows())))
+        assert row["n_robust"] == robust, row["eps"]
     prov = plain["provenance"]
     assert prov["grid_sha256"] == rec.grid_sha256 and prov["dfbench_version"] == rec.dfbench_version
     assert plain["weights_sha256"] == rec.weights_sha256 and plain["dataset"]["fingerprint"] == rec.dataset_fingerprint
@@ -58,6 +71,8 @@ def _broken(entry, edit):
     (lambda e: e.update(name="../../etc/passwd"), "at name"),
     (lambda e: e["robust"][0].update(n_robust=e["robust"][0]["n_robust"] + 1), "do not add up"),
     (lambda e: e.update(flags=["zero_gradients"], flags_allowed=False), "--allow-flags"),
+    (lambda e: e["robust"][0].update(evasion_rate=0.0, n_evaded=1, n_detected=1), "do not add up"),
+    (lambda e: e["clean"].update(acc=0.0), "do not add up"),  # robust above clean
 ])
 def test_schema_violations_are_rejected_with_the_place(lb_entries, edit, message):
     with pytest.raises(EntryError, match="does not match|do not add up|allow-flags") as err:
@@ -65,7 +80,7 @@ def test_schema_violations_are_rejected_with_the_place(lb_entries, edit, message
     assert message in str(err.value) and str(err.value).startswith("x.json")
 
 
-@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "", "a\\b", "x" * 200, "a..b", "/abs"])
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "", "a\\b", "x" * 200, "a..b", "/abs", "x\n"])
 def test_unsafe_names_are_refused(name):
     with pytest.raises(EntryError, match="not allowed"):
         safe_name(name)
@@ -110,3 +125,5 @@ def test_weights_file_must_match_the_hash(lb_entries, tmp_path):
         verify_weights(entry, tmp_path)
     with pytest.raises(EntryError, match="not found"):
         verify_weights({**entry, "weights_file": "missing.safetensors"}, tmp_path)
+    with pytest.raises(EntryError, match="outside the leaderboard folder"):
+        verify_weights({**entry, "weights_file": "../../../etc/hostname"}, tmp_path / "lb" / "mini")

@@ -32,6 +32,7 @@ def page(lb_entries, tmp_path_factory):
         tab.on("pageerror", lambda exc: errors.append(str(exc)))
         tab.goto((site / "index.html").as_uri())
         tab.wait_for_selector("#leaderboard tbody tr")
+        tab.wait_for_function("Array.from(document.images).every(i => i.complete)")
         yield tab, errors
         browser.close()
 

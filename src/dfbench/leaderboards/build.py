@@ -13,7 +13,7 @@ import logging
 import math
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def _page_data(table: pd.DataFrame, entries: list[dict], plots: list[dict]) -> d
     rows = [{k: _json_cell(v) for k, v in row.items()} for row in table.to_dict("records")]
     return {"columns": columns, "rows": rows, "plots": plots, "entries": len(entries),
             "datasets": sorted({e["dataset"]["name"] for e in entries}),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dfbench_version": __version__}
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "dfbench_version": __version__}
 
 
 def render_site(entries: list[dict], out: Path) -> None:
@@ -88,7 +88,8 @@ def render_site(entries: list[dict], out: Path) -> None:
                                   ("transfer matrix", transfer_heatmap, "transfer")):
             if draw(mine, out / "plots" / f"{dataset}-{stem}.png"):
                 plots.append({"dataset": dataset, "title": title, "src": f"plots/{dataset}-{stem}.png"})
-    data = json.dumps(_page_data(table, entries, plots), allow_nan=False).replace("</", "<\\/")
+    data = json.dumps(_page_data(table, entries, plots), allow_nan=False)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # inert in <script>
     page = template.joinpath("index.html").read_text(encoding="utf-8").replace("__DATA__", data)
     (out / "index.html").write_text(page, encoding="utf-8")
 
@@ -105,7 +106,10 @@ def build(root: Path) -> tuple[Path, list[dict]]:
     except OSError as exc:
         raise DfbenchError(f"cannot write under {root}: {exc.strerror}") from None
     try:
-        render_site(entries, tmp / SITE)
+        try:
+            render_site(entries, tmp / SITE)
+        except (KeyError, TypeError, ValueError) as exc:  # schema-valid but unrenderable
+            raise EntryError(f"cannot render the leaderboard from {root}: {type(exc).__name__}: {exc}") from None
         shutil.rmtree(old, ignore_errors=True)
         if site.exists():
             site.rename(old)

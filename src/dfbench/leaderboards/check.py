@@ -9,14 +9,12 @@ sample count or dataset, and a sanity flag the baseline did not have fail too.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from scipy.stats import binomtest
 
-from .entry import EntryError, validate_entry
+from .entry import EntryError, validate_entry, write_json
 from .table import eps_label
 
 BASELINE_KIND = "dfbench-baseline"
@@ -108,8 +106,10 @@ def read_baseline(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EntryError(f"{path}: not a readable baseline ({exc})") from None
     if not isinstance(baseline, dict) or baseline.get("kind") != BASELINE_KIND or \
-            not isinstance(baseline.get("entries"), list) or not baseline["entries"]:
-        raise EntryError(f"{path}: not a dfbench baseline (expected kind {BASELINE_KIND!r} and a list of entries)")
+            not isinstance(baseline.get("entries"), list) or not baseline["entries"] or \
+            not all(isinstance(baseline.get(k), str) and baseline[k] for k in ("grid", "grid_sha256")):
+        raise EntryError(f"{path}: not a dfbench baseline (expected kind {BASELINE_KIND!r}, grid, grid_sha256 "
+                         "and a list of entries)")
     for i, entry in enumerate(baseline["entries"]):
         validate_entry(entry, f"{path} entry {i}")
     return baseline
@@ -117,15 +117,4 @@ def read_baseline(path: Path) -> dict:
 
 def write_baseline(path: Path, grid: str, grid_sha256: str, entries: list[dict]) -> None:
     """Write the baseline atomically (a failed write keeps the old one)."""
-    path = Path(path)
-    payload = {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": entries}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_json(Path(path), {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": entries})

@@ -19,7 +19,7 @@ import math
 import os
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,7 @@ def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
 
 def safe_name(name: str, what: str = "name") -> str:
     """``name`` if it can be a file or folder name under the leaderboard root, else EntryError."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise EntryError(f"{what} {name!r} is not allowed: use letters, digits, '_', '-' and '.', "
                          "starting with a letter or digit, no '..' and no path separators")
     return name
@@ -116,7 +116,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
         return []
     records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
     robust = robust_accuracy(records, samples)
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     entries = []
     for key, group in records.groupby(ENTRY_KEYS, sort=True):
         detector, training, defenses, weights, dataset = key
@@ -166,11 +166,18 @@ def validate_entry(entry: Any, source: str = "entry") -> dict:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise EntryError(f"{source}: does not match the entry schema at {where}: {exc.message}") from None
+    safe_name(entry["name"], f"{source}: name")
+    safe_name(entry["dataset"]["name"], f"{source}: dataset name")
+    n, clean = entry["dataset"]["n_samples"], entry["clean"]["acc"]
     for r in entry["robust"]:
-        if r["n_robust"] > r["n"] or abs(r["n_robust"] / r["n"] - r["robust_acc"]) > 1e-6 \
-                or r["n_evaded"] > r["n_detected"]:
+        evasion = r["n_evaded"] / r["n_detected"] if r["n_detected"] else None
+        if r["n"] != n or r["n_robust"] > r["n"] or abs(r["n_robust"] / r["n"] - r["robust_acc"]) > 1e-6 \
+                or r["robust_acc"] > clean + 1e-6 or r["n_evaded"] > r["n_detected"] \
+                or (evasion is None) != (r["evasion_rate"] is None) \
+                or (evasion is not None and abs(evasion - r["evasion_rate"]) > 1e-6):
             raise EntryError(f"{source}: robust numbers at {r['norm']} eps={r['eps']} do not add up "
-                             f"({r['n_robust']}/{r['n']} robust, {r['n_evaded']}/{r['n_detected']} evaded)")
+                             f"({r['n_robust']}/{r['n']} robust of {n} samples, clean acc {clean}, "
+                             f"{r['n_evaded']}/{r['n_detected']} evaded, evasion rate {r['evasion_rate']})")
     if entry["flags"] and not entry["flags_allowed"]:
         raise EntryError(f"{source}: has sanity flags ({', '.join(entry['flags'])}) but was not submitted "
                          "with --allow-flags")
@@ -199,10 +206,17 @@ def verify_weights(entry: dict, folder: Path) -> None:
 
     if "weights_file" not in entry:
         return
-    path = (Path(folder) / entry["weights_file"]).resolve()
+    folder = Path(folder).resolve()
+    path = (folder / entry["weights_file"]).resolve()
+    if not path.is_relative_to(folder.parent):
+        raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} lies outside the "
+                         "leaderboard folder")
     if not path.is_file():
         raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} not found")
-    digest = sha256_file(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise EntryError(f"entry {entry['name']!r}: cannot read {path}: {exc.strerror}") from None
     if digest != entry["weights_sha256"]:
         raise EntryError(f"entry {entry['name']!r}: {path} has sha256 {digest[:12]}..., the entry says "
                          f"{entry['weights_sha256'][:12]}... (not the weights that were evaluated)")
@@ -225,8 +239,8 @@ def identity(entry: dict) -> tuple:
             entry["dataset"]["name"], entry["dataset"]["fingerprint"])
 
 
-def write_entry(root: Path, entry: dict, replace: bool = False) -> Path:
-    """Validate and write ``entry`` atomically; refuse to overwrite or duplicate unless ``replace``."""
+def check_new_entry(root: Path, entry: dict, replace: bool = False) -> Path:
+    """Where ``entry`` would go; EntryError if it is invalid, exists (without ``replace``) or duplicates another."""
     path = entry_path(root, entry)
     validate_entry(entry, f"entry {entry['name']!r}")
     if path.exists() and not replace:
@@ -241,14 +255,28 @@ def write_entry(root: Path, entry: dict, replace: bool = False) -> Path:
         if same:
             raise EntryError(f"{other} already holds this detector, defenses and weights on "
                              f"{entry['dataset']['name']}")
+    return path
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as JSON atomically, readable by all (mkstemp alone would leave it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entry, f, indent=1, allow_nan=False)
+            json.dump(payload, f, indent=1, allow_nan=False)
             f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_entry(root: Path, entry: dict, replace: bool = False) -> Path:
+    """Validate and write ``entry`` atomically; refuse to overwrite or duplicate unless ``replace``."""
+    path = check_new_entry(root, entry, replace)
+    write_json(path, entry)
     return path

@@ -12,17 +12,17 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from .table import eps_label, headline, transfer_matrix  # noqa: E402
+from .table import eps_label, headline, transfer_matrix
 
 
 def row_label(entry: dict, mode: str) -> str:
     """``custom_cnn pgd-at(...) Jpeg(quality=75) [adaptive]``: what a plot's row or line is."""
     words = [entry["detector"], entry["training"], entry["defenses"], f"[{mode}]" if mode else ""]
-    return " ".join(w for w in words if w)
+    return " ".join(w for w in words if w).replace("$", r"\$")  # no matplotlib mathtext
 
 
 def _save(fig, path: Path) -> Path:

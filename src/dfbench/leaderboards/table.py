@@ -2,8 +2,9 @@
 
 One row per entry and attack mode: clean accuracy and AUC, the worst-case robust accuracy per
 norm and epsilon, and the entry's headline numbers: ``worst_case``, its lowest robust accuracy
-over attack modes (naive and adaptive) at the headline budget, and ``evasion_rate``, its
-highest evasion rate there. Entries rank by ``worst_case`` within their dataset.
+over attack modes (naive and adaptive) at the headline budget ``at``, and ``evasion_rate``, its
+highest evasion rate there. Entries rank by ``worst_case`` (then clean accuracy) among the
+entries of the same dataset and headline budget; equal numbers share a rank.
 """
 
 from __future__ import annotations
@@ -64,10 +65,13 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
     wide = robust.pivot_table(index=["entry", "attack_mode"], columns="column", values="robust_acc")
     table = pd.DataFrame(rows).merge(wide.reindex(columns=_columns(robust)).reset_index(),
                                      on=["entry", "attack_mode"], how="left")
-    per_entry = table.drop_duplicates("entry").sort_values(["worst_case", "clean_acc"], ascending=False)
-    per_entry["rank"] = per_entry.groupby("dataset").cumcount() + 1
+    per_entry = table.drop_duplicates("entry")
+    # rank among entries of the same dataset and headline budget; equal numbers share a rank
+    score = list(zip(per_entry.worst_case, per_entry.clean_acc))
+    per_entry = per_entry.assign(score=score)
+    per_entry["rank"] = per_entry.groupby(["dataset", "at"]).score.rank(method="min", ascending=False).astype(int)
     table = table.merge(per_entry[["entry", "rank"]], on="entry")
-    table = table.sort_values(["dataset", "rank", "attack_mode"], kind="stable")
+    table = table.sort_values(["dataset", "at", "rank", "name", "attack_mode"], kind="stable")
     return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "n",
                   "clean_acc", "clean_auc", *_columns(robust), "worst_case", "at", "evasion_rate",
                   "flags"]].reset_index(drop=True)
@@ -94,8 +98,8 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
             if c["attack_kind"] != "transfer":
                 continue
             p = c["params"]
-            cells.append({"surrogate": p["surrogate"] + (f" (seed {p['surrogate_seed']})" if "surrogate_seed" in p
-                                                         else ""),
+            surrogate = str(p.get("surrogate", "unknown surrogate"))
+            cells.append({"surrogate": surrogate + (f" (seed {p['surrogate_seed']})" if "surrogate_seed" in p else ""),
                           "attack": _base_label(c["backend"], p), "eps_label": eps_label(c["norm"], c["eps"]),
                           "eps": c["eps"], "norm": c["norm"], "target": target, "adv_acc": c["adv_acc"],
                           "dataset": e["dataset"]["name"]})
