@@ -60,6 +60,12 @@ def run(
     out: Annotated[Path, typer.Option(help="Results directory (SQLite store and tables).")] = Path("results"),
     detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
     max_samples: Annotated[Optional[int], typer.Option(help="Evaluate the first N samples only.")] = None,
+    executor: Annotated[str, typer.Option(help="local (this process, or --workers processes) | ray.")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or concurrent Ray tasks "
+                                                        "[default: 1 local, all CPUs for ray].")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address [default: a local Ray "
+                                                        "instance].")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: a GPU if there is one).")] = "auto",
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -79,8 +85,12 @@ def run(
         if max_samples < 1:
             raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
         spec = replace(spec, max_samples=max_samples)
+    from .device import resolve_device
+
+    target = resolve_device(device)
+    runner = _executor(executor, workers, address)
     store = Store(out / "results.sqlite")
-    summary = _run_with_progress(spec, store, cache or default_cache())
+    summary = _run_with_progress(spec, store, cache or default_cache(), runner, target)
     paths = _print_tables(store, out)
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
                f"{summary.failed} failed. Store: {store.path}" + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
@@ -88,7 +98,22 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_with_progress(spec, store, cache: Path):
+def _executor(kind: str, workers: Optional[int], address: Optional[str]):
+    """The executor the options name; None means run in this process."""
+    from .benchmark.executors import Processes, RayExecutor
+
+    if workers is not None and workers < 1:
+        raise DfbenchError(f"--workers must be >= 1, got {workers}")
+    if kind == "ray":
+        return RayExecutor(address=address, workers=workers)
+    if kind != "local":
+        raise DfbenchError(f"--executor must be local or ray, got {kind!r}")
+    if address is not None:
+        raise DfbenchError("--address is for --executor ray")
+    return Processes(workers) if workers and workers > 1 else None
+
+
+def _run_with_progress(spec, store, cache: Path, executor=None, device=None):
     """run_grid with a progress bar over the cells on stderr."""
     from tqdm import tqdm
 
@@ -99,7 +124,7 @@ def _run_with_progress(spec, store, cache: Path):
             bar.set_postfix_str(desc, refresh=False)
             bar.update(n)
 
-        return run_grid(spec, store, cache, progress)
+        return run_grid(spec, store, cache, progress, executor, *([device] if device is not None else []))
 
 
 @app.command()

@@ -19,9 +19,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -35,10 +36,14 @@ from ..detectors.base import Detector
 from ..train import predict_scores, trained_detector
 from ..train.trained import Trained
 from ..defenses import attack_view
+from ..device import is_out_of_memory, place, staged, to_device
 from .grid import Cell, DefenseSpec, DetectorSpec, Grid
 from .metrics import classification_metrics, evasion_rate, perturbation_quality
 from .sanity import check_cells, probe_detector
 from .store import CellRecord, Store
+
+if TYPE_CHECKING:
+    from .executors import Executor
 
 log = logging.getLogger(__name__)
 NAN = float("nan")
@@ -66,7 +71,7 @@ def git_sha() -> str:
 
 def in_batches(fn: Callable[[Tensor, Tensor], Any], split: Split, batch_size: int, device: torch.device) -> list:
     """``fn(x, y)`` on each batch of ``split`` (moved to ``device``)."""
-    return [fn(split.images[i:i + batch_size].to(device), split.labels[i:i + batch_size].to(device))
+    return [fn(to_device(split.images[i:i + batch_size], device), to_device(split.labels[i:i + batch_size], device))
             for i in range(0, len(split), batch_size)]
 
 
@@ -88,24 +93,24 @@ class Surrogates:
     loaded or trained once per run, on the grid's data. Without a seed of its own, a surrogate
     is trained from the grid's seed + 1: never the very checkpoint of a target."""
 
-    def __init__(self, grid: Grid, cache_dir: Path) -> None:
-        self.grid, self.cache_dir = grid, cache_dir
+    def __init__(self, grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu")) -> None:
+        self.grid, self.cache_dir, self.device = grid, cache_dir, device
         self._loaded: dict[tuple[str, int], Detector] = {}
 
     def __call__(self, name: str, params: dict[str, Any]) -> Detector:
         seed = int(params.get("seed", self.grid.seed + 1))
         if (name, seed) not in self._loaded:
-            self._loaded[name, seed] = trained_detector(name, self.grid.dataset, self.grid.image_size,
-                                                        self.cache_dir, seed=seed).detector
+            self._loaded[name, seed] = place(trained_detector(name, self.grid.dataset, self.grid.image_size,
+                                                              self.cache_dir, seed=seed).detector, self.device)
         return self._loaded[name, seed]
 
 
 class Crafter:
     """Makes the adversarial examples of a unit of cells; remembers target-independent ones."""
 
-    def __init__(self, grid: Grid, split: Split, cache_dir: Path) -> None:
+    def __init__(self, grid: Grid, split: Split, cache_dir: Path, device: torch.device = torch.device("cpu")) -> None:
         self.grid, self.split = grid, split
-        self.resolve = Surrogates(grid, cache_dir)
+        self.resolve = Surrogates(grid, cache_dir, device)
         self._target_independent: dict[str, Tensor] = {}
 
     def attack(self, cell: Cell) -> Attack:
@@ -115,10 +120,10 @@ class Crafter:
         attack.prepare(self.resolve)
         return attack
 
-    def __call__(self, unit: list[Cell], detector: Detector) -> tuple[list[Tensor], str]:
+    def __call__(self, unit: list[Cell], detector: Detector, batch_size: int) -> tuple[list[Tensor], str]:
         """``x_adv`` for each cell of ``unit`` and the attacks' kind."""
         attack = self.attack(unit[0])
-        bs = self.grid.batch_size
+        bs = batch_size
         if len(unit) > 1:
             return sweep_in_batches(attack, detector, self.split, [c.eps for c in unit], bs), attack.kind
         if not attack.target_independent:
@@ -131,16 +136,16 @@ class Crafter:
         return [self._target_independent[key]], attack.kind
 
 
-def measure(cell: Cell, grid: Grid, trained: Trained, split: Split, clean_scores: Tensor, x_adv: Tensor,
+def measure(cell: Cell, grid: Grid, job: Job, split: Split, clean_scores: Tensor, x_adv: Tensor,
             adv_scores: Tensor, **fields: Any) -> CellRecord:
     """The cell's record from clean and adversarial inputs and scores ``(N,)``."""
     linf, l2 = perturbation_norms(split.images, x_adv)
     ssim, psnr = perturbation_quality(split.images, x_adv)
     changed = torch.isfinite(psnr)
-    t = trained.threshold
+    t = job.threshold
     clean = classification_metrics(clean_scores, split.labels, t)
     adv = classification_metrics(adv_scores, split.labels, t)
-    record = _record(cell, grid, trained, len(split), status="ok", error="",
+    record = _record(cell, grid, job, status="ok", error="",
                      **{f"clean_{k}": v for k, v in clean.items()}, **{f"adv_{k}": v for k, v in adv.items()},
                      evasion_rate=evasion_rate(clean_scores, adv_scores, split.labels, t),
                      linf_mean=float(linf.mean()), linf_max=float(linf.max()),
@@ -149,57 +154,139 @@ def measure(cell: Cell, grid: Grid, trained: Trained, split: Split, clean_scores
     return record
 
 
-def _record(cell: Cell, grid: Grid, trained: Trained, n: int, **values: Any) -> CellRecord:
+def _record(cell: Cell, grid: Grid, job: Job, **values: Any) -> CellRecord:
     numbers = dict.fromkeys(["clean_acc", "clean_auc", "clean_precision", "clean_recall", "clean_f1", "adv_acc",
                              "adv_auc", "adv_precision", "adv_recall", "adv_f1", "evasion_rate", "linf_mean",
                              "linf_max", "l2_mean", "l2_max", "ssim_mean", "psnr_mean", "seconds"], NAN)
     numbers.update(values)
     numbers.setdefault("attack_kind", "")
+    numbers.setdefault("detector_flags", "")
+    numbers.setdefault("batch_size", grid.batch_size)
     return CellRecord(
-        detector=cell.detector.name, training=cell.detector.training_name, weights_sha256=trained.weights_sha256,
+        detector=cell.detector.name, training=cell.detector.training_name, weights_sha256=job.weights_sha256,
         defenses=cell.defense.name if cell.defense else "", adaptive=int(cell.adaptive),
         attack=cell.attack.name, backend=cell.attack.backend, norm=cell.attack.norm, eps=cell.eps,
         attack_params=json.dumps(cell.attack.params, sort_keys=True), dataset=grid.dataset,
-        split=grid.split, image_size=grid.image_size, n_samples=n,
-        threshold=trained.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
+        dataset_fingerprint=job.fingerprint, split=grid.split, image_size=grid.image_size, n_samples=job.n_samples,
+        threshold=job.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
         dfbench_version=__version__, git_sha=git_sha(), **numbers)
 
 
-def run_grid(grid: Grid, store: Store, cache_dir: Path,
-             on_progress: Callable[[int, str], None] | None = None) -> RunSummary:
-    """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: the cells of one grid entry (one eps, or every eps of a sweep) on one
+    detector under one defense view. Workers run jobs; the driver alone writes their outputs."""
 
-    ``on_progress(n_done_now, description)`` is called as cells finish or are skipped.
-    """
-    progress = on_progress or (lambda n, desc: None)
-    summary = RunSummary(total=len(grid.cells()))
+    detector: DetectorSpec
+    defense: DefenseSpec | None
+    adaptive: bool
+    cells: tuple[tuple[Cell, str], ...]  # (cell, key)
+    done: frozenset[str]  # keys of this unit already stored (a resumed sweep)
+    weights_sha256: str
+    threshold: float
+    fingerprint: str
+    n_samples: int
+
+    @property
+    def new_cells(self) -> list[tuple[Cell, str]]:
+        return [(c, k) for c, k in self.cells if k not in self.done]
+
+    @property
+    def label(self) -> str:
+        first = self.cells[0][0]
+        return (f"{first.detector.name}{' ' + first.defense.name if first.defense else ''}"
+                f"{' adaptive' if first.adaptive else ''} {first.attack.name}/{first.attack.norm} eps="
+                + ",".join(f"{c.eps:.4g}" for c, _ in self.cells))
+
+
+@dataclass(frozen=True)
+class Output:
+    """One cell's record and, when it finished, its per-sample labels and scores."""
+
+    record: CellRecord
+    labels: list[int] | None = None
+    clean_scores: list[float] | None = None
+    adv_scores: list[float] | None = None
+
+
+def failed_outputs(job: Job, grid: Grid, error: str, flags: str = "") -> list[Output]:
+    """Failed records (with their error) for the cells of ``job`` that were not stored yet."""
+    return [Output(_record(cell, grid, job, key=key, status="failed", error=error[:2000], detector_flags=flags))
+            for cell, key in job.new_cells]
+
+
+def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
+         progress: Callable[[int, str], None]) -> tuple[list[Job], dict[str, Trained]]:
+    """Train or load every detector (here, once) and list the jobs with cells not in ``done``."""
     data = create_dataset(grid.dataset, image_size=grid.image_size)
-    split = data[grid.split].head(grid.max_samples)
-    run = _Run(grid, store, split, data.fingerprint, Crafter(grid, split, cache_dir), summary, progress)
+    n = len(data[grid.split].head(grid.max_samples))
+    jobs, trained_by_spec = [], {}
     for det_spec in grid.detectors:
         trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
                                    weights=det_spec.weights, training=det_spec.training, **det_spec.params)
+        trained_by_spec[repr(det_spec)] = trained
         for defense, adaptive in grid.views(det_spec):
-            run.view(trained, det_spec, defense, adaptive)
+            for unit in grid.units(det_spec, defense, adaptive):
+                cells = tuple((c, c.key(grid, trained.weights_sha256, data.fingerprint)) for c in unit)
+                stored = frozenset(k for _, k in cells if k in done)
+                summary.skipped += len(stored)
+                progress(len(stored), det_spec.name)
+                if len(stored) < len(cells):
+                    jobs.append(Job(det_spec, defense, adaptive, cells, stored, trained.weights_sha256,
+                                    trained.threshold, data.fingerprint, n))
+    return jobs, trained_by_spec
+
+
+def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Callable[[int, str], None] | None = None,
+             executor: Executor | None = None, device: torch.device = torch.device("cpu")) -> RunSummary:
+    """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
+
+    ``on_progress(n_done_now, description)`` is called as cells finish or are skipped. The
+    executor (default: in this process) runs the jobs on ``device``; records are written here,
+    one cell per transaction, as they stream back.
+    """
+    progress = on_progress or (lambda n, desc: None)
+    summary = RunSummary(total=len(grid.cells()))
+    jobs, trained = plan(grid, store.done_keys(), cache_dir, summary, progress)
+    if executor is None:
+        from .executors import InProcess
+
+        executor = InProcess()
+    for job, outputs in executor.run(jobs, grid, cache_dir, trained, device):
+        for out in outputs:
+            store.put(out.record, out.labels, out.clean_scores, out.adv_scores)
+            if out.record.status == "ok":
+                summary.ran += 1
+            else:
+                summary.failed += 1
+        progress(len(outputs), job.label)
     store.set_check_flags(check_cells(store.records()))
     return summary
 
 
-@dataclass
-class _Run:
-    """The state of one run_grid call, and how it runs one detector under one defense view."""
+class Worker:
+    """Runs the jobs of one grid in one process, keeping what jobs share: the data split, the
+    detectors, clean scores per detector and defense, probe flags per view, transfer examples."""
 
-    grid: Grid
-    store: Store
-    split: Split
-    fingerprint: str
-    crafter: Crafter
-    summary: RunSummary
-    progress: Callable[[int, str], None]
+    def __init__(self, grid: Grid, cache_dir: Path, trained: dict[str, Trained] | None = None,
+                 device: torch.device = torch.device("cpu")) -> None:
+        self.grid, self.cache_dir, self.device = grid, cache_dir, device
+        data = create_dataset(grid.dataset, image_size=grid.image_size)
+        split = data[grid.split].head(grid.max_samples)
+        self.split = Split(staged(split.images, device), split.labels, *_split_rest(split))
+        self.crafter = Crafter(grid, self.split, cache_dir, device)
+        self._trained: dict[str, Trained] = dict(trained or {})
+        self._clean: dict[tuple[str, str], Tensor] = {}  # (detector spec, defenses) -> clean scores
+        self._flags: dict[tuple[str, str, bool], str] = {}  # (detector spec, defenses, adaptive) -> probe flags
 
-    def __post_init__(self) -> None:
-        self.done = self.store.done_keys()
-        self._clean: dict[tuple[str, str, str], Tensor] = {}  # (detector, weights, defenses) -> clean scores
+    def trained(self, spec: DetectorSpec) -> Trained:
+        if repr(spec) not in self._trained:
+            self._trained[repr(spec)] = trained_detector(
+                spec.name, self.grid.dataset, self.grid.image_size, self.cache_dir, seed=self.grid.seed,
+                weights=spec.weights, training=spec.training, **spec.params)
+        trained = self._trained[repr(spec)]
+        place(trained.detector, self.device)
+        return trained
 
     def scores(self, detector: Detector, images: Tensor) -> Tensor:
         """P(fake) under a fixed random state, so randomized defenses score reproducibly."""
@@ -207,68 +294,58 @@ class _Run:
             torch.manual_seed(self.grid.seed)
             return predict_scores(detector, images, self.grid.batch_size)
 
-    def view(self, trained: Trained, det_spec: DetectorSpec, defense: DefenseSpec | None, adaptive: bool) -> None:
-        """Every unfinished cell of one detector behind ``defense``, attacked naively or adaptively."""
-        grid, name = self.grid, det_spec.name
-        units = [[(c, c.key(grid, trained.weights_sha256, self.fingerprint)) for c in u]
-                 for u in grid.units(det_spec, defense, adaptive)]
-        todo = [u for u in units if any(k not in self.done for _, k in u)]
-        new_cells = [(c, k) for u in todo for c, k in u if k not in self.done]
-        n_cells = sum(map(len, units))
-        self.summary.skipped += n_cells - len(new_cells)
-        self.progress(n_cells - len(new_cells), name)
-        if not todo:
-            return
-        scored = defense.build(trained.detector) if defense else trained.detector
+    def run(self, job: Job) -> list[Output]:
+        """The job's new cells: records with scores, or failed records with the error."""
+        grid, trained = self.grid, self.trained(job.detector)
+        defenses = job.defense.name if job.defense else ""
+        scored = job.defense.build(trained.detector) if job.defense else trained.detector
         flags = ""
-        with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:
+        with attack_view(scored, job.adaptive, job.defense.eot_samples if job.defense else 1) as attacked:
             try:
-                view_key = (det_spec.name, trained.weights_sha256, defense.name if defense else "")
-                if view_key not in self._clean:  # naive and adaptive views share them
-                    self._clean[view_key] = self.scores(scored, self.split.images)
-                clean_scores = self._clean[view_key]
-                probe = self.split.head(PROBE_SAMPLES)
-                with torch.random.fork_rng(devices=[]):  # randomized defenses: reproducible flags
-                    torch.manual_seed(grid.seed)
-                    flags = ",".join(probe_detector(attacked, probe.images, probe.labels, seed=grid.seed))
+                if (repr(job.detector), defenses) not in self._clean:  # naive and adaptive views share them
+                    self._clean[repr(job.detector), defenses] = self.scores(scored, self.split.images)
+                clean_scores = self._clean[repr(job.detector), defenses]
+                view = (repr(job.detector), defenses, job.adaptive)
+                if view not in self._flags:
+                    probe = self.split.head(PROBE_SAMPLES)
+                    with torch.random.fork_rng(devices=[]):  # randomized defenses: reproducible flags
+                        torch.manual_seed(grid.seed)
+                        self._flags[view] = ",".join(probe_detector(attacked, probe.images, probe.labels,
+                                                                    seed=grid.seed))
+                flags = self._flags[view]
             except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
-                log.error("%s failed on clean data: %s", name, exc)
-                self.fail(new_cells, trained, flags, exc)
-                return
-            for unit in todo:
-                self.unit(unit, trained, scored, attacked, clean_scores, flags)
+                log.error("%s failed on clean data: %s", job.detector.name, exc)
+                return failed_outputs(job, grid, f"{type(exc).__name__}: {exc}", flags)
+            batch_size = grid.batch_size
+            while True:
+                try:
+                    return self._attack(job, trained, scored, attacked, clean_scores, flags, batch_size)
+                except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
+                    if is_out_of_memory(exc) and batch_size > 1:
+                        batch_size //= 2
+                        log.warning("%s: out of memory; retrying with batch size %d", job.label, batch_size)
+                        torch.cuda.empty_cache()
+                        continue
+                    log.error("%s failed: %s", job.label, exc)
+                    return failed_outputs(job, grid, f"{type(exc).__name__}: {exc}", flags)
 
-    def unit(self, unit: list[tuple[Cell, str]], trained: Trained, scored: Detector, attacked: Detector,
-             clean_scores: Tensor, flags: str) -> None:
-        cells = [c for c, _ in unit]
-        new = [(c, k) for c, k in unit if k not in self.done]
-        first = cells[0]
-        label = (f"{first.detector.name}{' ' + first.defense.name if first.defense else ''}"
-                 f"{' adaptive' if first.adaptive else ''} {first.attack.name}/{first.attack.norm} eps="
-                 + ",".join(f"{c.eps:.4g}" for c in cells))
+    def _attack(self, job: Job, trained: Trained, scored: Detector, attacked: Detector, clean_scores: Tensor,
+                flags: str, batch_size: int) -> list[Output]:
+        """Craft and score the job's cells with ``batch_size``."""
         start = time.perf_counter()
-        try:
-            x_advs, kind = self.crafter(cells, attacked)
-            seconds = (time.perf_counter() - start) / len(unit)
-            for (cell, key), x_adv in zip(unit, x_advs):
-                if key in self.done:  # a resumed unit: the stored record stays as it is
-                    continue
-                adv_scores = self.scores(scored, x_adv)
-                record = measure(cell, self.grid, trained, self.split, clean_scores, x_adv, adv_scores, key=key,
-                                 dataset_fingerprint=self.fingerprint, attack_kind=kind, detector_flags=flags,
-                                 seconds=seconds)
-                self.store.put(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist())
-            self.summary.ran += len(new)
-        except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
-            log.error("%s failed: %s", label, exc)
-            self.fail(new, trained, flags, exc)
-            return
-        self.progress(len(new), label)
+        x_advs, kind = self.crafter([c for c, _ in job.cells], attacked, batch_size)
+        seconds = (time.perf_counter() - start) / len(job.cells)
+        outputs = []
+        for (cell, key), x_adv in zip(job.cells, x_advs):
+            if key in job.done:  # a resumed unit: the stored record stays as it is
+                continue
+            adv_scores = self.scores(scored, x_adv)
+            record = measure(cell, self.grid, job, self.split, clean_scores, x_adv, adv_scores, key=key,
+                             attack_kind=kind, detector_flags=flags, seconds=seconds, batch_size=batch_size)
+            outputs.append(Output(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist()))
+        return outputs
 
-    def fail(self, cells: list[tuple[Cell, str]], trained: Trained, flags: str, exc: Exception) -> None:
-        for cell, key in cells:
-            self.store.put(_record(cell, self.grid, trained, len(self.split), key=key, status="failed",
-                                   dataset_fingerprint=self.fingerprint, detector_flags=flags,
-                                   error=f"{type(exc).__name__}: {exc}"[:2000]))
-        self.summary.failed += len(cells)
-        self.progress(len(cells), cells[0][0].detector.name if cells else "")
+
+def _split_rest(split: Split) -> tuple:
+    """The fields of ``split`` after images and labels."""
+    return tuple(getattr(split, f.name) for f in dataclass_fields(split)[2:])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import DfbenchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3 added batch_size (2 is migrated in place)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class CellRecord:
     git_sha: str
     detector_flags: str = ""  # sanity flags from probing the detector, comma-separated
     check_flags: str = ""  # sanity flags from comparing cells; rewritten after every run
+    batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
@@ -112,6 +113,11 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 2:
+                with self.conn:
+                    self.conn.execute("ALTER TABLE cells ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 0")
+                    self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                version = SCHEMA_VERSION
             if version not in (0, SCHEMA_VERSION):
                 raise DfbenchError(f"results store {self.path} has schema {version}; this dfbench reads "
                                    f"{SCHEMA_VERSION} (use a new --out directory; the old one is kept)")

@@ -23,6 +23,7 @@ from torch import Tensor
 from ..attacks import create_attack
 from ..benchmark.metrics import best_threshold, classification_metrics
 from ..data.base import Split
+from ..device import to_device
 from ..detectors.base import Detector
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def _in_eval_batches(detector: Detector, fn: Callable[[Tensor], Tensor], images:
     detector.eval()
     device = next(detector.parameters()).device
     with torch.no_grad():
-        return torch.cat([fn(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+        return torch.cat([fn(to_device(images[i:i + batch_size], device)).cpu()
+                          for i in range(0, len(images), batch_size)])
 
 
 def _adversarial(detector: Detector, x: Tensor, y: Tensor, config: TrainConfig, step: int) -> Tensor:

@@ -1,0 +1,117 @@
+"""Device selection, the out-of-memory fallback, a full disk, and the store's schema migration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dfbench.benchmark import runner
+from dfbench.benchmark.grid import load_grid
+from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.store import SCHEMA_VERSION, Store
+from dfbench.cli import app
+from dfbench.device import resolve_device
+from dfbench.errors import DfbenchError
+
+VARYING = ["seconds", "created_at", "batch_size"]
+
+
+def _records(store):
+    return store.records().drop(columns=VARYING).sort_values("key").reset_index(drop=True)
+
+
+def test_device_selection():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "cuda:x", "gpu"):
+        if bad == "cuda:x" and not torch.cuda.is_available():
+            continue
+        with pytest.raises(DfbenchError, match="--device"):
+            resolve_device(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_cuda_without_a_gpu_is_one_clear_line(tiny_grid_file):
+    result = CliRunner().invoke(app, ["run", "--grid", str(tiny_grid_file), "--device", "cuda"])
+    assert result.exit_code == 2 and "no CUDA device is available" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_out_of_memory_halves_the_batch_and_records_it(tiny_grid_file, cache_dir, tmp_path, monkeypatch):
+    reference = Store(tmp_path / "ref" / "results.sqlite")
+    run_grid(load_grid(tiny_grid_file), reference, cache_dir)
+    real = runner.attack_in_batches
+
+    def small_memory(attack, detector, split, batch_size):
+        if batch_size > 12:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(attack, detector, split, batch_size)
+
+    monkeypatch.setattr(runner, "attack_in_batches", small_memory)
+    store = Store(tmp_path / "oom" / "results.sqlite")
+    summary = run_grid(load_grid(tiny_grid_file), store, cache_dir)  # the grid's batch is 24
+    assert (summary.ran, summary.failed) == (6, 0)
+    assert store.records().batch_size.tolist() == [12] * 6
+    assert (reference.records().batch_size == 24).all()
+    a, b = _records(reference), _records(store)
+    assert a.adv_acc.tolist() == b.adv_acc.tolist()  # FGSM/PGD do not depend on the batch...
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-3, atol=5e-3)  # ...float sums barely do
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_the_store_stays_readable(tiny_grid_file, cache_dir, tmp_path):
+    path = tmp_path / "results.sqlite"
+    store = Store(path)
+    grid = load_grid(tiny_grid_file)
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 3}")  # SQLite's own "database or disk is full"
+    with pytest.raises(DfbenchError, match="cannot write to results store .*database or disk is full"):
+        run_grid(grid, store, cache_dir)
+    store.close()
+    kept = Store(path).records()
+    assert len(kept) < 6 and (kept.status == "ok").all()  # whole cells only
+    resumed = run_grid(grid, Store(path), cache_dir)  # space again: the run continues
+    assert resumed.ran == 6 - len(kept) and resumed.skipped == len(kept)
+
+
+def test_a_schema_2_store_is_migrated_in_place(tmp_path):
+    path = tmp_path / "results.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN batch_size")
+        conn.execute("PRAGMA user_version = 2")
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "batch_size" in store.records().columns
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 1")
+    with pytest.raises(DfbenchError, match="has schema 1"):
+        Store(path)
+
+
+def test_sql_stays_parameterized_for_hostile_strings(tmp_path):
+    from dataclasses import fields
+
+    from dfbench.benchmark.store import CellRecord
+
+    hostile = "x'); DROP TABLE cells; --"
+    values = {f.name: (0 if f.type in ("int", int) else 0.0 if f.type in ("float", float) else hostile)
+              for f in fields(CellRecord)}
+    store = Store(tmp_path / "results.sqlite")
+    store.put(CellRecord(**{**values, "key": hostile, "status": "ok"}))
+    store.set_check_flags({hostile: ["a"]})
+    records = store.records()
+    assert records.key.tolist() == [hostile] and records.detector.tolist() == [hostile]
+    assert records.check_flags.tolist() == ["a"]
+
+
+@pytest.mark.gpu
+def test_the_grid_on_cuda_matches_the_cpu(tiny_grid_file, cache_dir, tmp_path):
+    cpu, gpu = Store(tmp_path / "cpu.sqlite"), Store(tmp_path / "gpu.sqlite")
+    run_grid(load_grid(tiny_grid_file), cpu, cache_dir)
+    run_grid(load_grid(tiny_grid_file), gpu, cache_dir, device=torch.device("cuda"))
+    a, b = cpu.records().set_index("key"), gpu.records().set_index("key")
+    assert ((a.adv_acc - b.adv_acc.reindex(a.index)).abs() <= 2 / 48).all()

@@ -1,0 +1,79 @@
+"""Executors: worker processes and Ray give the in-process records; a dying worker fails only its job."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pandas as pd
+import pytest
+
+from dfbench.benchmark import executors
+from dfbench.benchmark.executors import Processes, RayExecutor
+from dfbench.benchmark.grid import load_grid
+from dfbench.benchmark.runner import Worker, run_grid
+from dfbench.benchmark.store import Store
+from dfbench.errors import DfbenchError
+
+VARYING = ["seconds", "created_at", "git_sha"]
+
+
+def _records(path):
+    return Store(path).records().drop(columns=VARYING).sort_values("key").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, cache_dir):
+    from .conftest import TINY_GRID
+
+    tmp = tmp_path_factory.mktemp("ref")
+    (tmp / "tiny.toml").write_text(TINY_GRID)
+    run_grid(load_grid(tmp / "tiny.toml"), Store(tmp / "results.sqlite"), cache_dir)
+    return tmp
+
+
+def test_worker_processes_give_the_same_records(reference, cache_dir, tmp_path):
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=Processes(2))
+    assert (summary.ran, summary.failed) == (6, 0)
+    pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(store.path))
+
+
+def _dying_main(grid, cache_dir, threads, device, conn):
+    """A worker that dies (as if SIGKILLed) whenever it starts an FGSM job."""
+    def run(self, job):
+        if job.cells[0][0].attack.name == "fgsm":
+            os._exit(9)
+        return real_run(self, job)
+
+    real_run = Worker.run
+    Worker.run = run
+    executors._process_main(grid, cache_dir, threads, device, conn)
+
+
+def test_a_dying_worker_fails_its_own_cells_and_the_grid_finishes(reference, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "_process_main", _dying_main)
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=Processes(2, retries=1))
+    assert (summary.ran, summary.failed) == (4, 2)  # the two FGSM cells, each retried once
+    failed = store.records(status="failed")
+    assert set(failed.attack) == {"fgsm"}
+    assert failed.error.str.contains(r"worker process died \(exit code 9\) on attempt 2").all()
+    ok = _records(store.path)
+    ok = ok[ok.status == "ok"].reset_index(drop=True)
+    ref = _records(reference / "results.sqlite")
+    pd.testing.assert_frame_equal(ref[ref.attack != "fgsm"].reset_index(drop=True), ok)
+
+
+def test_ray_executor_gives_the_same_records(reference, cache_dir, tmp_path):
+    pytest.importorskip("ray")
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=RayExecutor(workers=2))
+    assert (summary.ran, summary.failed) == (6, 0)
+    pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(store.path))
+
+
+def test_ray_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(DfbenchError, match=r"pip install 'dfbench\[ray\]'"):
+        RayExecutor()
