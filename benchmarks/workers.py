@@ -19,7 +19,7 @@ import torch
 
 from dfbench.benchmark.executors import Processes, RayExecutor
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import plan, run_grid, RunSummary
+from dfbench.benchmark.runner import RunSummary, plan, run_grid
 from dfbench.benchmark.store import Store
 from dfbench.cli import default_cache
 

@@ -7,11 +7,15 @@ The public API::
 
 __version__ = "0.1.0"
 
-from .attacks import Attack, attacks, create_attack  # noqa: E402
+from .attacks import (  # noqa: E402
+    Attack,
+    attacks,
+    create_attack,
+    register_attack,  # noqa: E402
+)
 from .data import create_dataset, datasets  # noqa: E402
 from .defenses import Defense, defend, defenses  # noqa: E402
 from .detectors import Detector, create_detector, detectors, register_detector  # noqa: E402
-from .attacks import register_attack  # noqa: E402
 
 
 def list_detectors() -> list[str]:

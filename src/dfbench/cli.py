@@ -70,9 +70,8 @@ def run(
     verbose: Verbose = False,
 ) -> None:
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
-    from .benchmark.grid import load_grid
+    from .benchmark.grid import DetectorSpec, load_grid
     from .benchmark.store import Store
-    from .benchmark.grid import DetectorSpec
 
     _setup_logging(verbose)
     spec = load_grid(grid)

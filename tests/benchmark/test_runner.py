@@ -1,6 +1,7 @@
 """End to end: a tiny grid through the runner and the store, resumed and repeated."""
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -70,38 +71,69 @@ def _cli(args):
     return [sys.executable, "-m", "dfbench", *args]
 
 
-def test_killed_run_resumes_to_the_same_results(tiny_grid_file, cache_dir, tmp_path):
-    """SIGKILL the runner after its first cells land, resume, compare with an uninterrupted run."""
+KILL_GRID = """
+name = "kill"
+seed = 0
+batch_size = 24
+[data]
+dataset = "mini"
+image_size = 32
+split = "test"
+max_samples = 48
+[[detectors]]
+name = "test_tiny_cnn"
+[[attacks]]
+name = "fgsm"
+eps = ["1/255", "2/255", "3/255", "4/255", "5/255", "6/255", "7/255", "8/255"]
+[[attacks]]
+name = "pgd"
+norm = "linf"
+steps = 20
+eps = ["1/255", "2/255", "3/255", "4/255", "5/255", "6/255", "7/255", "8/255"]
+"""
+
+
+def _cells(db) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as c:
+        try:
+            return c.execute("SELECT count(*) FROM cells").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_killed_at_random_moments_many_times_resumes_to_the_same_results(cache_dir, tmp_path):
+    """SIGKILL the runner at random moments (seeded) until the grid is done, resuming each time;
+    the store then equals an uninterrupted run's: no lost, duplicated or half-written record."""
+    grid = tmp_path / "kill.toml"
+    grid.write_text(KILL_GRID)
     env = {**os.environ, "DFBENCH_CACHE": str(cache_dir)}
     reference = tmp_path / "reference"
-    subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(reference)]), env=env,
-                   check=True, capture_output=True)
-    killed = tmp_path / "killed"
-    db = killed / "results.sqlite"
-    for _ in range(2):  # kill twice at different points
-        proc = subprocess.Popen(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)]), env=env,
+    subprocess.run(_cli(["run", "--grid", str(grid), "--out", str(reference)]), env=env, check=True,
+                   capture_output=True)
+    db, rng, mid_grid = tmp_path / "killed" / "results.sqlite", random.Random(7), []
+    for _ in range(10):
+        before = _cells(db)
+        if before == 16:
+            break
+        proc = subprocess.Popen(_cli(["run", "--grid", str(grid), "--out", str(db.parent)]), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            if db.exists():
-                with sqlite3.connect(db) as c:
-                    try:
-                        n = c.execute("SELECT count(*) FROM cells").fetchone()[0]
-                    except sqlite3.OperationalError:
-                        n = 0
-                if n >= 1 + 2 * _:
-                    break
-            time.sleep(0.05)
+        target, deadline = before + rng.randint(1, 2), time.time() + 120
+        while time.time() < deadline and proc.poll() is None and _cells(db) < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.05))  # a random moment: mid-cell, mid-write or between cells
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    done_before = len(Store(db).records())
-    assert 1 <= done_before
-    out = subprocess.run(_cli(["run", "--grid", str(tiny_grid_file), "--out", str(killed)]), env=env,
-                         check=True, capture_output=True, text=True)
-    assert f"{done_before} already done" in out.stdout
+        n = len(Store(db).records())  # readable after every kill
+        mid_grid.append(0 < n < 16)
+    assert sum(mid_grid) >= 3, mid_grid
+    subprocess.run(_cli(["run", "--grid", str(grid), "--out", str(db.parent)]), env=env, check=True,
+                   capture_output=True)
     pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(db))
     with sqlite3.connect(db) as c:
-        assert c.execute("SELECT count(*) FROM samples").fetchone()[0] == 6 * 48
+        assert c.execute("SELECT count(*) FROM samples").fetchone()[0] == 16 * 48
+        assert c.execute("SELECT count(*) FROM cells").fetchone()[0] == 16
 
 
 def test_detector_parameters_get_their_own_checkpoint(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ every parameter is passed explicitly. The detector's parameters are already froz
 from __future__ import annotations
 
 import contextlib
+
 import numpy as np
 import torch
 from torch import Tensor, nn

@@ -32,11 +32,11 @@ from ..attacks import Attack, create_attack
 from ..attacks.base import perturbation_norms
 from ..data import create_dataset
 from ..data.base import Split
+from ..defenses import attack_view
 from ..detectors.base import Detector
+from ..device import is_out_of_memory, place, staged, to_device
 from ..train import predict_scores, trained_detector
 from ..train.trained import Trained
-from ..defenses import attack_view
-from ..device import is_out_of_memory, place, staged, to_device
 from .grid import Cell, DefenseSpec, DetectorSpec, Grid
 from .metrics import classification_metrics, evasion_rate, perturbation_quality
 from .sanity import check_cells, probe_detector
@@ -216,14 +216,28 @@ def failed_outputs(job: Job, grid: Grid, error: str, flags: str = "") -> list[Ou
 
 
 def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
-         progress: Callable[[int, str], None]) -> tuple[list[Job], dict[str, Trained]]:
-    """Train or load every detector (here, once) and list the jobs with cells not in ``done``."""
+         progress: Callable[[int, str], None]) -> tuple[list[Job], dict[str, Trained], list[Output]]:
+    """Train or load every detector (here, once) and list the jobs with cells not in ``done``.
+
+    A detector that cannot be trained (it raises, or breaks the interface) gets its cells
+    recorded as failed, under weights ``untrained``; the other detectors go on.
+    """
     data = create_dataset(grid.dataset, image_size=grid.image_size)
     n = len(data[grid.split].head(grid.max_samples))
-    jobs, trained_by_spec = [], {}
+    jobs, trained_by_spec, failed = [], {}, []
     for det_spec in grid.detectors:
-        trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                                   weights=det_spec.weights, training=det_spec.training, **det_spec.params)
+        try:
+            trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
+                                       weights=det_spec.weights, training=det_spec.training, **det_spec.params)
+        except (RuntimeError, ValueError, ArithmeticError) as exc:
+            log.error("%s could not be trained: %s", det_spec.name, exc)
+            for defense, adaptive in grid.views(det_spec):
+                for unit in grid.units(det_spec, defense, adaptive):
+                    job = Job(det_spec, defense, adaptive, tuple((c, c.key(grid, "untrained", data.fingerprint))
+                                                                 for c in unit), frozenset(), "untrained", NAN,
+                              data.fingerprint, n)
+                    failed += failed_outputs(job, grid, f"training failed: {type(exc).__name__}: {exc}")
+            continue
         trained_by_spec[repr(det_spec)] = trained
         for defense, adaptive in grid.views(det_spec):
             for unit in grid.units(det_spec, defense, adaptive):
@@ -234,7 +248,7 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
                 if len(stored) < len(cells):
                     jobs.append(Job(det_spec, defense, adaptive, cells, stored, trained.weights_sha256,
                                     trained.threshold, data.fingerprint, n))
-    return jobs, trained_by_spec
+    return jobs, trained_by_spec, failed
 
 
 def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Callable[[int, str], None] | None = None,
@@ -247,7 +261,11 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Callable[[i
     """
     progress = on_progress or (lambda n, desc: None)
     summary = RunSummary(total=len(grid.cells()))
-    jobs, trained = plan(grid, store.done_keys(), cache_dir, summary, progress)
+    jobs, trained, untrainable = plan(grid, store.done_keys(), cache_dir, summary, progress)
+    for out in untrainable:
+        store.put(out.record)
+    summary.failed += len(untrainable)
+    progress(len(untrainable), "untrainable detectors")
     if executor is None:
         from .executors import InProcess
 

@@ -20,9 +20,9 @@ sample is not a flag.
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
-import pandas as pd
 from torch import Tensor
 
 from ..attacks import create_attack

@@ -5,9 +5,8 @@ Shape: ``(N, 3, H, W)`` -> same.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 from torch import Tensor
 from torchvision.transforms.v2.functional import gaussian_blur_image

@@ -45,7 +45,11 @@ class Detector(nn.Module):
         return (x - self.mean) / self.std
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.classify(self.normalize(x))
+        logits = self.classify(self.normalize(x))
+        if logits.shape != (x.shape[0], 2):
+            raise DetectorOutputError(f"{type(self).__name__} returned logits of shape {tuple(logits.shape)} for "
+                                      f"{x.shape[0]} inputs; a detector returns (N, 2)")
+        return logits
 
     def classify(self, z: Tensor) -> Tensor:
         """Logits ``(N, 2)`` from normalized input."""
@@ -66,6 +70,10 @@ class Detector(nn.Module):
         ``softmax([0, z])[1] == sigmoid(z)``, so the model is the papers' sigmoid head.
         """
         return torch.cat([torch.zeros_like(z), z], dim=1)
+
+
+class DetectorOutputError(ValueError):
+    """A detector broke the interface (wrong output shape): its cells fail, the grid goes on."""
 
 
 detectors: Registry[Detector] = Registry("detector", "dfbench.detectors")

@@ -13,7 +13,7 @@ import logging
 import math
 import shutil
 import tempfile
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 

@@ -19,7 +19,7 @@ import math
 import os
 import re
 import tempfile
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any

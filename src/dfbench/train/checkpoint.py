@@ -20,8 +20,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
-from ..errors import CheckpointError
 from ..detectors.base import Detector
+from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ early stopping on validation loss with the best weights kept. Two training-time 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -23,8 +23,8 @@ from torch import Tensor
 from ..attacks import create_attack
 from ..benchmark.metrics import best_threshold, classification_metrics
 from ..data.base import Split
-from ..device import to_device
 from ..detectors.base import Detector
+from ..device import to_device
 
 log = logging.getLogger(__name__)
 
