@@ -59,6 +59,12 @@ class InProcess:
             yield job, _guarded(worker, job)
 
 
+def longest_first(jobs: list[Job]) -> list[int]:
+    """Job indices, sweeps (several eps in one unit, the longest jobs) first, so that no worker is
+    left with one long job at the end while the others idle."""
+    return sorted(range(len(jobs)), key=lambda i: -len(jobs[i].cells))
+
+
 def threads_per_worker(workers: int) -> int:
     """CPU threads for each of ``workers`` processes sharing this machine's cores."""
     return max(1, (os.cpu_count() or 1) // workers)
@@ -93,7 +99,7 @@ class Processes:
         procs: dict[Connection, mp.Process] = {}
         idle: list[Connection] = []
         busy: dict[Connection, int] = {}  # worker pipe -> index of the job it holds
-        todo, attempts = deque(range(len(jobs))), [0] * len(jobs)
+        todo, attempts = deque(longest_first(jobs)), [0] * len(jobs)
 
         slots = iter(range(1 << 30))
 
@@ -198,7 +204,7 @@ class RayExecutor:
                 options["num_gpus"] = min(1.0, gpus / slots)
             task = ray.remote(**options)(_ray_job)
             threads = max(1, cpus // slots)
-            pending = {task.remote(grid, cache_dir, threads, use_gpu, job): job for job in jobs}
+            pending = {task.remote(grid, cache_dir, threads, use_gpu, jobs[i]): jobs[i] for i in longest_first(jobs)}
             while pending:
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
                 job = pending.pop(ref)
