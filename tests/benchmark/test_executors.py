@@ -77,3 +77,21 @@ def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(DfbenchError, match=r"pip install 'dfbench\[ray\]'"):
         RayExecutor()
+
+
+def _broken_start_main(grid, cache_dir, threads, device, conn):
+    """A worker whose start-up fails (as a missing dataset or a CUDA init error would)."""
+    def init(self, *args, **kwargs):
+        raise RuntimeError("no such dataset on this node")
+
+    Worker.__init__ = init
+    executors._process_main(grid, cache_dir, threads, device, conn)
+
+
+def test_a_worker_that_cannot_start_fails_the_cells_with_the_reason(reference, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "_process_main", _broken_start_main)
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=Processes(2))
+    assert (summary.ran, summary.failed) == (0, 6)
+    errors = store.records(status="failed").error
+    assert errors.str.startswith("worker start-up failed: RuntimeError: no such dataset on this node").all()

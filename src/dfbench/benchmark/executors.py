@@ -79,9 +79,12 @@ def worker_device(device: torch.device, slot: int) -> torch.device:
 
 def _process_main(grid: Grid, cache_dir: Path, threads: int, device: torch.device, conn: Connection) -> None:
     torch.set_num_threads(threads)
-    worker = Worker(grid, cache_dir, device=device)
+    try:
+        worker, broken = Worker(grid, cache_dir, device=device), ""
+    except Exception as exc:  # answered on every job below, so the driver records why
+        worker, broken = None, f"worker start-up failed: {_error(exc)}"
     while (job := conn.recv()) is not None:
-        conn.send(_guarded(worker, job))
+        conn.send(failed_outputs(job, grid, broken) if worker is None else _guarded(worker, job))
 
 
 class Processes:
@@ -119,8 +122,14 @@ class Processes:
             while finished < len(jobs):
                 while idle and todo:
                     conn = idle.pop()
+                    try:
+                        conn.send(jobs[todo[0]])
+                    except OSError:  # this worker died while idle: replace it, the job waits
+                        procs.pop(conn).join()
+                        conn.close()
+                        start()
+                        continue
                     busy[conn] = todo.popleft()
-                    conn.send(jobs[busy[conn]])
                 wait([*busy, *(procs[c].sentinel for c in busy)])
                 for conn in list(busy):
                     if conn.poll():
@@ -192,14 +201,20 @@ class RayExecutor:
             return
         started = not ray.is_initialized()
         if started:
-            ray.init(address=self.address, num_cpus=self.workers if self.address is None else None,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                ray.init(address=self.address, num_cpus=self.workers if self.address is None else None,
+                         include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise DfbenchError(f"cannot start or reach Ray{' at ' + self.address if self.address else ''}: "
+                                   f"{exc}") from None
         try:
             cpus = int(ray.available_resources().get("CPU", 1))
             gpus = ray.available_resources().get("GPU", 0)
-            slots = self.workers or cpus
+            slots = max(1, self.workers or cpus)
             options = {"num_cpus": 1, "max_retries": self.retries, "retry_exceptions": False}
             use_gpu = bool(gpus) and device.type == "cuda"
+            if device.type == "cuda" and not gpus:
+                log.warning("--device %s, but the Ray cluster has no GPUs: running on CPUs", device)
             if use_gpu:  # share each GPU between the tasks that run at once
                 options["num_gpus"] = min(1.0, gpus / slots)
             task = ray.remote(**options)(_ray_job)

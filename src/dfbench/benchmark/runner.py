@@ -295,7 +295,7 @@ class Worker:
         self.crafter = Crafter(grid, self.split, cache_dir, device)
         self._trained: dict[str, Trained] = dict(trained or {})
         self._clean: dict[tuple[str, str], Tensor] = {}  # (detector spec, defenses) -> clean scores
-        self._flags: dict[tuple[str, str, bool], str] = {}  # (detector spec, defenses, adaptive) -> probe flags
+        self._flags: dict[tuple[str, str, bool], str] = {}  # (detector spec, defense spec, adaptive) -> probe flags
 
     def trained(self, spec: DetectorSpec) -> Trained:
         if repr(spec) not in self._trained:
@@ -306,15 +306,18 @@ class Worker:
         place(trained.detector, self.device)
         return trained
 
-    def scores(self, detector: Detector, images: Tensor) -> Tensor:
+    def scores(self, detector: Detector, images: Tensor, batch_size: int | None = None) -> Tensor:
         """P(fake) under a fixed random state, so randomized defenses score reproducibly."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.grid.seed)
-            return predict_scores(detector, images, self.grid.batch_size)
+            return predict_scores(detector, images, batch_size or self.grid.batch_size)
 
     def run(self, job: Job) -> list[Output]:
         """The job's new cells: records with scores, or failed records with the error."""
         grid, trained = self.grid, self.trained(job.detector)
+        if trained.weights_sha256 != job.weights_sha256:  # e.g. a worker node with another checkpoint cache
+            return failed_outputs(job, grid, f"this worker loaded weights {trained.weights_sha256[:12]}..., the job "
+                                             f"was planned for {job.weights_sha256[:12]}... (share the cache)")
         defenses = job.defense.name if job.defense else ""
         scored = job.defense.build(trained.detector) if job.defense else trained.detector
         flags = ""
@@ -323,13 +326,14 @@ class Worker:
                 if (repr(job.detector), defenses) not in self._clean:  # naive and adaptive views share them
                     self._clean[repr(job.detector), defenses] = self.scores(scored, self.split.images)
                 clean_scores = self._clean[repr(job.detector), defenses]
-                view = (repr(job.detector), defenses, job.adaptive)
+                view = (repr(job.detector), repr(job.defense), job.adaptive)
                 if view not in self._flags:
                     probe = self.split.head(PROBE_SAMPLES)
                     with torch.random.fork_rng(devices=[]):  # randomized defenses: reproducible flags
                         torch.manual_seed(grid.seed)
-                        self._flags[view] = ",".join(probe_detector(attacked, probe.images, probe.labels,
-                                                                    seed=grid.seed))
+                        self._flags[view] = ",".join(probe_detector(
+                            attacked, to_device(probe.images, self.device), to_device(probe.labels, self.device),
+                            seed=grid.seed))
                 flags = self._flags[view]
             except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
                 log.error("%s failed on clean data: %s", job.detector.name, exc)
@@ -339,13 +343,13 @@ class Worker:
                 try:
                     return self._attack(job, trained, scored, attacked, clean_scores, flags, batch_size)
                 except (RuntimeError, ValueError, ArithmeticError) as exc:  # one bad unit must not end the grid
-                    if is_out_of_memory(exc) and batch_size > 1:
-                        batch_size //= 2
-                        log.warning("%s: out of memory; retrying with batch size %d", job.label, batch_size)
-                        torch.cuda.empty_cache()
-                        continue
-                    log.error("%s failed: %s", job.label, exc)
-                    return failed_outputs(job, grid, f"{type(exc).__name__}: {exc}", flags)
+                    if not (is_out_of_memory(exc) and batch_size > 1):
+                        log.error("%s failed: %s", job.label, exc)
+                        return failed_outputs(job, grid, f"{type(exc).__name__}: {exc}", flags)
+                batch_size //= 2  # out of memory: free the failed attempt (out of the except block), halve
+                log.warning("%s: out of memory; retrying with batch size %d", job.label, batch_size)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
 
     def _attack(self, job: Job, trained: Trained, scored: Detector, attacked: Detector, clean_scores: Tensor,
                 flags: str, batch_size: int) -> list[Output]:
@@ -357,7 +361,7 @@ class Worker:
         for (cell, key), x_adv in zip(job.cells, x_advs):
             if key in job.done:  # a resumed unit: the stored record stays as it is
                 continue
-            adv_scores = self.scores(scored, x_adv)
+            adv_scores = self.scores(scored, x_adv, batch_size)
             record = measure(cell, self.grid, job, self.split, clean_scores, x_adv, adv_scores, key=key,
                              attack_kind=kind, detector_flags=flags, seconds=seconds, batch_size=batch_size)
             outputs.append(Output(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist()))

@@ -113,9 +113,11 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 2:
+            if version == 2:  # idempotent: a crash between the two statements is repaired on the next open
+                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
                 with self.conn:
-                    self.conn.execute("ALTER TABLE cells ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 0")
+                    if "batch_size" not in columns:
+                        self.conn.execute("ALTER TABLE cells ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 0")
                     self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 version = SCHEMA_VERSION
             if version not in (0, SCHEMA_VERSION):
