@@ -14,6 +14,13 @@ TINY = "test_tiny_cnn"
 SIZE = 32
 
 
+def tiny_grid(name: str, attacks: str, batch_size: int = 48, detector: str = TINY) -> str:
+    """A grid file's text: ``detector`` on mini at 32x32, the first 48 test samples, then ``attacks``
+    (and any defenses) as TOML."""
+    return (f'name = "{name}"\nseed = 0\nbatch_size = {batch_size}\n[data]\ndataset = "mini"\nimage_size = 32\n'
+            f'split = "test"\nmax_samples = 48\n[[detectors]]\nname = "{detector}"\n{attacks}')
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """A checkpoint cache shared by the session; the tiny detector is trained into it once."""

@@ -1,16 +1,8 @@
 import pytest
 
-TINY_GRID = """
-name = "tiny"
-seed = 0
-batch_size = 24
-[data]
-dataset = "mini"
-image_size = 32
-split = "test"
-max_samples = 48
-[[detectors]]
-name = "test_tiny_cnn"
+from tests.conftest import tiny_grid
+
+TINY_GRID = tiny_grid("tiny", """
 [[attacks]]
 name = "fgsm"
 eps = ["2/255", "4/255"]
@@ -24,7 +16,7 @@ name = "pgd"
 norm = "l2"
 steps = 3
 eps = [0.25]
-"""
+""", batch_size=24)
 
 
 @pytest.fixture

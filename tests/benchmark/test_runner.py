@@ -13,6 +13,7 @@ import pandas as pd
 from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.runner import run_grid
 from dfbench.benchmark.store import Store
+from tests.conftest import tiny_grid
 
 VOLATILE = ["seconds", "created_at"]
 
@@ -71,17 +72,7 @@ def _cli(args):
     return [sys.executable, "-m", "dfbench", *args]
 
 
-KILL_GRID = """
-name = "kill"
-seed = 0
-batch_size = 24
-[data]
-dataset = "mini"
-image_size = 32
-split = "test"
-max_samples = 48
-[[detectors]]
-name = "test_tiny_cnn"
+KILL_GRID = tiny_grid("kill", """
 [[attacks]]
 name = "fgsm"
 eps = ["1/255", "2/255", "3/255", "4/255", "5/255", "6/255", "7/255", "8/255"]
@@ -90,7 +81,7 @@ name = "pgd"
 norm = "linf"
 steps = 20
 eps = ["1/255", "2/255", "3/255", "4/255", "5/255", "6/255", "7/255", "8/255"]
-"""
+""", batch_size=24)
 
 
 def _cells(db) -> int:

@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-LB_GRID = """
-name = "lb"
-seed = 0
-batch_size = 48
-[data]
-dataset = "mini"
-image_size = 32
-split = "test"
-max_samples = 48
-[[detectors]]
-name = "test_tiny_cnn"
+from tests.conftest import tiny_grid
+
+LB_GRID = tiny_grid("lb", """
 [[attacks]]
 name = "fgsm"
 eps = [0, "4/255", "8/255"]
@@ -33,7 +25,7 @@ steps = 3
 eps = [0.25]
 [[defenses]]
 chain = [{ name = "jpeg", quality = 75 }]
-"""
+""")
 
 
 @pytest.fixture(scope="session")

@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import tiny_grid
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dfbench-example-detector"
-GRID = """
-name = "example"
-seed = 0
-batch_size = 48
-[data]
-dataset = "mini"
-image_size = 32
-split = "test"
-max_samples = 48
-[[detectors]]
-name = "test_tiny_cnn"
+GRID = tiny_grid("example", """
 [[attacks]]
 name = "fgsm"
 eps = ["4/255"]
@@ -35,7 +27,7 @@ name = "pgd"
 norm = "linf"
 steps = 3
 eps = ["4/255", "8/255"]
-"""
+""")
 
 
 @pytest.fixture(scope="module")
