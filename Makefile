@@ -10,10 +10,13 @@ export HF_HUB_OFFLINE := 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip -c constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	# facenet-pytorch 2.6.0 (MTCNN, InceptionResnetV1) pins torch<2.3 and numpy<2 in its metadata
+	# although its code runs on ours; installed without its pins (its real needs are in pyproject.toml).
+	$(BIN)/python -m pip install -q --no-deps facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -60,7 +60,7 @@ def _bad(tmp_path, name, text):
      "weights file missing.safetensors does not exist"),
     (lambda t: ["run", "--out", _bad(t, "afile", "x") + "/sub"], "cannot open results store"),
     (lambda t: ["train", "nope"], "unknown detector 'nope'"),
-    (lambda t: ["train", "test_tiny_cnn", "--dataset", "ffpp"], "unknown dataset 'ffpp'"),
+    (lambda t: ["train", "test_tiny_cnn", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     (lambda t: ["table", "--out", str(t / "empty")], "no results store"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, make_args, message):

@@ -60,6 +60,9 @@ def run(
     out: Annotated[Path, typer.Option(help="Results directory (SQLite store and tables).")] = Path("results"),
     detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
     max_samples: Annotated[Optional[int], typer.Option(help="Evaluate the first N samples only.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Run on this dataset instead of the grid's (e.g. ffpp, "
+                                                        "dfdc, celebdf, faces140k, folder, mini_video).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="The dataset's folder on disk (its own layout).")] = None,
     executor: Annotated[str, typer.Option(help="local (this process, or --workers processes) | ray.")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or concurrent Ray tasks "
                                                         "[default: 1 local, all CPUs for ray].")] = None,
@@ -80,6 +83,8 @@ def run(
         for name in detector:
             detectors.get(name)
         spec = replace(spec, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector)))
+    if dataset is not None or data_root is not None:
+        spec = _with_data(spec, dataset, data_root)
     if max_samples is not None:
         if max_samples < 1:
             raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
@@ -91,10 +96,24 @@ def run(
     store = Store(out / "results.sqlite")
     summary = _run_with_progress(spec, store, cache or default_cache(), runner, target)
     paths = _print_tables(store, out)
+    skipped = f" {summary.inputs_skipped} input file(s) skipped (warnings above)." if summary.inputs_skipped else ""
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
-               f"{summary.failed} failed. Store: {store.path}" + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
+               f"{summary.failed} failed.{skipped} Store: {store.path}"
+               + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _with_data(spec, dataset: Optional[str], root: Optional[Path]):
+    """The grid on another dataset (its own parameters dropped) and/or another data root."""
+    from .data import datasets
+
+    params = dict(spec.data_params) if dataset in (None, spec.dataset) else {}
+    if root is not None:
+        params["root"] = str(root)
+    name = dataset or spec.dataset
+    datasets.get(name)
+    return replace(spec, dataset=name, data_params=params)
 
 
 def _executor(kind: str, workers: Optional[int], address: Optional[str]):

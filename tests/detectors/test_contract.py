@@ -6,23 +6,29 @@ import torch
 from dfbench.detectors import Detector, create_detector, detectors
 
 SIZE = 32
+FRAMES = 3  # clip length for video detectors
 
 
-@pytest.fixture(params=detectors.names())
+@pytest.fixture(params=detectors.names(), scope="module")
 def detector(request) -> Detector:
     torch.manual_seed(0)
     return create_detector(request.param, input_size=(SIZE, SIZE)).eval()
 
 
+def batch(detector: Detector, n: int, **kwargs) -> torch.Tensor:
+    """``n`` random inputs of the detector's modality: images or clips of FRAMES frames."""
+    shape = (n, 3, SIZE, SIZE) if detector.modality == "image" else (n, FRAMES, 3, SIZE, SIZE)
+    return torch.rand(shape, **kwargs)
+
+
 def test_output_is_two_finite_logits(detector):
-    x = torch.rand(3, 3, SIZE, SIZE)
-    out = detector(x)
+    out = detector(batch(detector, 3))
     assert out.shape == (3, 2)
     assert torch.isfinite(out).all()
 
 
 def test_score_is_softmax_probability_of_fake(detector):
-    x = torch.rand(4, 3, SIZE, SIZE)
+    x = batch(detector, 4)
     score = detector.score(x)
     assert score.shape == (4,)
     assert torch.allclose(score, detector(x).softmax(1)[:, 1])
@@ -30,15 +36,34 @@ def test_score_is_softmax_probability_of_fake(detector):
 
 
 def test_gradients_reach_the_input(detector):
-    x = torch.rand(2, 3, SIZE, SIZE, requires_grad=True)
+    x = batch(detector, 2, requires_grad=True)
     detector(x)[:, 1].sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert x.grad.abs().sum() > 0
+    detector.zero_grad()
 
 
 def test_eval_mode_is_deterministic(detector):
-    x = torch.rand(2, 3, SIZE, SIZE)
+    x = batch(detector, 2)
     assert torch.equal(detector(x), detector(x))
+
+
+def test_samples_do_not_mix_across_the_batch(detector):
+    # A (N, T) reshape bug would let one clip's frames change another clip's output.
+    x = batch(detector, 3)
+    alone = detector(x[:1])
+    other = x.clone()
+    other[1:] = torch.rand_like(other[1:])
+    torch.testing.assert_close(detector(other)[:1], alone, atol=1e-4, rtol=1e-4)
+
+
+def test_video_detectors_read_every_frame(detector):
+    if detector.modality != "video":
+        pytest.skip("image detector")
+    x = batch(detector, 2)
+    later = x.clone()
+    later[:, -1] = torch.rand_like(later[:, -1])  # only the last frame changes
+    assert not torch.allclose(detector(x), detector(later))
 
 
 def test_single_logit_head_is_adapted_to_sigmoid():

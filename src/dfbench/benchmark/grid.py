@@ -9,6 +9,7 @@ A grid is a TOML file (``quick`` and ``full`` ship in ``benchmark/grids/``)::
     image_size = 64
     split = "test"
     max_samples = 160      # optional: the first N samples of the split
+    root = "/data/ffpp"    # any other key goes to the dataset (a data root, frames, crop margin...)
     [[detectors]]
     name = "custom_cnn"    # optional: weights = "path/to/file.safetensors"
     [[attacks]]
@@ -107,6 +108,7 @@ class Cell:
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
             "batch_size": grid.batch_size,  # random starts are drawn per batch
+            **({"data_params": grid.data_params} if grid.data_params else {}),  # absent: keys of older stores hold
         }
 
     def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:
@@ -136,6 +138,10 @@ class Grid:
     attacks: tuple[AttackSpec, ...]
     defenses: tuple[DefenseSpec, ...] = ()
     sha256: str = ""
+    data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
+
+    def dataset_kwargs(self) -> dict[str, Any]:
+        return {"image_size": self.image_size, **self.data_params}
 
     def views(self, detector: DetectorSpec) -> list[tuple[DefenseSpec | None, bool]]:
         """(defense, adaptive) pairs for a detector: undefended once, then each defense that wraps
@@ -246,7 +252,6 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
     """Validate a parsed grid document; every error names the offending entry."""
     _check_keys(doc, TOP_KEYS, where)
     data = _require(doc, "data", dict, where)
-    _check_keys(data, DATA_KEYS, f"{where} [data]")
     dataset = _require(data, "dataset", str, f"{where} [data]")
     if dataset not in datasets:
         raise ConfigError(f"{where} [data]: unknown dataset {dataset!r}; known: {', '.join(datasets.names())}")
@@ -319,6 +324,7 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
                  for i, entry in enumerate(doc.get("defenses", [])))
     if len({d.name for d in defs}) != len(defs):
         raise ConfigError(f"{where}: a defense chain is listed twice")
+    data_params = {k: v for k, v in data.items() if k not in DATA_KEYS}
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
-                attacks=tuple(atts), defenses=defs)
+                attacks=tuple(atts), defenses=defs, data_params=data_params)

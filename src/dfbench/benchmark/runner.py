@@ -56,6 +56,7 @@ class RunSummary:
     skipped: int = 0
     ran: int = 0
     failed: int = 0
+    inputs_skipped: int = 0  # data files left out (unreadable, no face, named but missing)
 
 
 @lru_cache(maxsize=1)
@@ -93,15 +94,17 @@ class Surrogates:
     loaded or trained once per run, on the grid's data. Without a seed of its own, a surrogate
     is trained from the grid's seed + 1: never the very checkpoint of a target."""
 
-    def __init__(self, grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu")) -> None:
-        self.grid, self.cache_dir, self.device = grid, cache_dir, device
+    def __init__(self, grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
+                 modality: str = "image") -> None:
+        self.grid, self.cache_dir, self.device, self.modality = grid, cache_dir, device, modality
         self._loaded: dict[tuple[str, int], Detector] = {}
 
     def __call__(self, name: str, params: dict[str, Any]) -> Detector:
         seed = int(params.get("seed", self.grid.seed + 1))
         if (name, seed) not in self._loaded:
-            self._loaded[name, seed] = place(trained_detector(name, self.grid.dataset, self.grid.image_size,
-                                                              self.cache_dir, seed=seed).detector, self.device)
+            self._loaded[name, seed] = place(trained_detector(
+                name, self.grid.dataset, self.grid.image_size, self.cache_dir, seed=seed,
+                data_params=self.grid.data_params, modality=self.modality).detector, self.device)
         return self._loaded[name, seed]
 
 
@@ -110,7 +113,7 @@ class Crafter:
 
     def __init__(self, grid: Grid, split: Split, cache_dir: Path, device: torch.device = torch.device("cpu")) -> None:
         self.grid, self.split = grid, split
-        self.resolve = Surrogates(grid, cache_dir, device)
+        self.resolve = Surrogates(grid, cache_dir, device, "video" if split.images.ndim == 5 else "image")
         self._target_independent: dict[str, Tensor] = {}
 
     def attack(self, cell: Cell) -> Attack:
@@ -169,7 +172,7 @@ def _record(cell: Cell, grid: Grid, job: Job, **values: Any) -> CellRecord:
         attack_params=json.dumps(cell.attack.params, sort_keys=True), dataset=grid.dataset,
         dataset_fingerprint=job.fingerprint, split=grid.split, image_size=grid.image_size, n_samples=job.n_samples,
         threshold=job.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
-        dfbench_version=__version__, git_sha=git_sha(), **numbers)
+        dfbench_version=__version__, git_sha=git_sha(), data_params=job.data_params, **numbers)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Job:
     threshold: float
     fingerprint: str
     n_samples: int
+    data_params: str = ""  # JSON of the dataset's load settings (files datasets), recorded per cell
 
     @property
     def new_cells(self) -> list[tuple[Cell, str]]:
@@ -222,20 +226,23 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
     A detector that cannot be trained (it raises, or breaks the interface) gets its cells
     recorded as failed, under weights ``untrained``; the other detectors go on.
     """
-    data = create_dataset(grid.dataset, image_size=grid.image_size)
+    data = create_dataset(grid.dataset, **grid.dataset_kwargs())
     n = len(data[grid.split].head(grid.max_samples))
+    summary.inputs_skipped = len(data.skipped)
+    info = json.dumps(data.info, sort_keys=True) if data.info else ""
     jobs, trained_by_spec, failed = [], {}, []
     for det_spec in grid.detectors:
         try:
             trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                                       weights=det_spec.weights, training=det_spec.training, **det_spec.params)
+                                       weights=det_spec.weights, training=det_spec.training,
+                                       data_params=grid.data_params, modality=data.modality, **det_spec.params)
         except (RuntimeError, ValueError, ArithmeticError) as exc:
             log.error("%s could not be trained: %s", det_spec.name, exc)
             for defense, adaptive in grid.views(det_spec):
                 for unit in grid.units(det_spec, defense, adaptive):
                     job = Job(det_spec, defense, adaptive, tuple((c, c.key(grid, "untrained", data.fingerprint))
                                                                  for c in unit), frozenset(), "untrained", NAN,
-                              data.fingerprint, n)
+                              data.fingerprint, n, info)
                     failed += failed_outputs(job, grid, f"training failed: {type(exc).__name__}: {exc}")
             continue
         trained_by_spec[repr(det_spec)] = trained
@@ -247,7 +254,7 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
                 progress(len(stored), det_spec.name)
                 if len(stored) < len(cells):
                     jobs.append(Job(det_spec, defense, adaptive, cells, stored, trained.weights_sha256,
-                                    trained.threshold, data.fingerprint, n))
+                                    trained.threshold, data.fingerprint, n, info))
     return jobs, trained_by_spec, failed
 
 
@@ -289,7 +296,8 @@ class Worker:
     def __init__(self, grid: Grid, cache_dir: Path, trained: dict[str, Trained] | None = None,
                  device: torch.device = torch.device("cpu")) -> None:
         self.grid, self.cache_dir, self.device = grid, cache_dir, device
-        data = create_dataset(grid.dataset, image_size=grid.image_size)
+        data = create_dataset(grid.dataset, **grid.dataset_kwargs())
+        self.modality = data.modality
         split = data[grid.split].head(grid.max_samples)
         self.split = Split(staged(split.images, device), split.labels, *_split_rest(split))
         self.crafter = Crafter(grid, self.split, cache_dir, device)
@@ -301,7 +309,8 @@ class Worker:
         if repr(spec) not in self._trained:
             self._trained[repr(spec)] = trained_detector(
                 spec.name, self.grid.dataset, self.grid.image_size, self.cache_dir, seed=self.grid.seed,
-                weights=spec.weights, training=spec.training, **spec.params)
+                weights=spec.weights, training=spec.training, data_params=self.grid.data_params,
+                modality=self.modality, **spec.params)
         trained = self._trained[repr(spec)]
         place(trained.detector, self.device)
         return trained

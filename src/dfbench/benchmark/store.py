@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..errors import DfbenchError
 
-SCHEMA_VERSION = 3  # 3 added batch_size (2 is migrated in place)
+SCHEMA_VERSION = 4  # 3 added batch_size, 4 data_params (2 and 3 are migrated in place)
+ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class CellRecord:
     detector_flags: str = ""  # sanity flags from probing the detector, comma-separated
     check_flags: str = ""  # sanity flags from comparing cells; rewritten after every run
     batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
+    data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
@@ -113,11 +115,12 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 2:  # idempotent: a crash between the two statements is repaired on the next open
+            if version in (2, 3):  # idempotent: a crash mid-migration is repaired on the next open
                 columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
                 with self.conn:
-                    if "batch_size" not in columns:
-                        self.conn.execute("ALTER TABLE cells ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 0")
+                    for name, sql in ADDED_COLUMNS.items():
+                        if name not in columns:
+                            self.conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {sql}")
                     self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 version = SCHEMA_VERSION
             if version not in (0, SCHEMA_VERSION):

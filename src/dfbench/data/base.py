@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -51,6 +51,12 @@ class ImageDataset:
     splits: dict[str, Split]
     fingerprint: str
     train_draw: Callable[[int], Split] | None = None  # fresh train samples per epoch, if the data allows
+    info: dict = field(default_factory=dict)  # how files became tensors (root, frames, crop settings, counts)
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, one-line reason) of every file left out
+
+    @property
+    def modality(self) -> str:
+        return "video" if self.splits["test"].images.ndim == 5 else "image"
 
     def __getitem__(self, split: str) -> Split:
         return self.splits[split]

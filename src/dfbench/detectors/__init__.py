@@ -1,6 +1,7 @@
 """Detectors: one model family per file, registered by name (see base.py)."""
 
-from . import custom_cnn, hybrid_cnn_lstm, tiny  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    cnn_lstm, custom_cnn, hybrid_cnn_lstm, mesonet, mtcnn_inception, resnext_lstm, timm_models, tiny)
 from .base import Detector, detectors, register_detector
 
 __all__ = ["Detector", "detectors", "register_detector", "create_detector"]

@@ -32,3 +32,28 @@ class TinyCNN(Detector):
 @register_detector("test_tiny_cnn")
 def test_tiny_cnn(input_size: tuple[int, int] = (32, 32), **kwargs) -> TinyCNN:
     return TinyCNN(input_size=input_size, **kwargs)
+
+
+class TinyVideo(Detector):
+    """TinyCNN features per frame -> LSTM(8) -> two logits, for fast video tests.
+
+    Shape: ``(N, T, 3, H, W)`` in [0, 1] -> ``(N, 2)``.
+    """
+
+    modality = "video"
+
+    def __init__(self, input_size: tuple[int, int] = (32, 32), width: int = 8) -> None:
+        super().__init__(input_size)
+        self.frames = TinyCNN(input_size, width).net[:-1]  # up to the pooled features (2 * width)
+        self.lstm = nn.LSTM(2 * width, 8, batch_first=True)
+        self.head = nn.Linear(8, 2)
+
+    def classify(self, z: Tensor) -> Tensor:
+        n, t = z.shape[:2]
+        _, (h, _) = self.lstm(self.frames(z.flatten(0, 1)).view(n, t, -1))
+        return self.head(h[-1])
+
+
+@register_detector("test_tiny_video")
+def test_tiny_video(input_size: tuple[int, int] = (32, 32), **kwargs) -> TinyVideo:
+    return TinyVideo(input_size=input_size, **kwargs)

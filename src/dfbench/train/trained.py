@@ -13,6 +13,7 @@ import torch
 
 from ..data import create_dataset
 from ..detectors import Detector, create_detector
+from ..detectors.per_frame import PerFrame, for_modality
 from .checkpoint import Card, cache_path, load_weights, read_card, save_checkpoint
 from .fit import TrainConfig, fit
 
@@ -29,19 +30,21 @@ class Trained:
 
 
 def train_detector(name: str, dataset: str, image_size: int, out: Path, config: TrainConfig = TrainConfig(),
-                   **detector_kwargs) -> Card:
+                   data_params: dict[str, Any] | None = None, **detector_kwargs) -> Card:
     """Train detector ``name`` from scratch on ``dataset`` and write its checkpoint to ``out``.
 
     With ``config.temperature`` > 1 this is defensive distillation (Papernot et al. 2016): a
     teacher is trained at that temperature, then the saved student on the teacher's soft labels.
+    An image detector on a video dataset trains on clip scores averaged over frames (PerFrame).
     """
-    data = create_dataset(dataset, image_size=image_size)
+    data = create_dataset(dataset, image_size=image_size, **(data_params or {}))
     log.info("training %s on %s (%d train / %d val images)%s", name, dataset, len(data["train"]), len(data["val"]),
              f", {describe_training(config)}" if describe_training(config) else "")
 
     def fresh() -> Detector:
         torch.manual_seed(config.seed)
-        return create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+        return for_modality(create_detector(name, input_size=(image_size, image_size), **detector_kwargs),
+                            data.modality, name)
 
     teacher = None
     if config.temperature > 1:
@@ -49,7 +52,7 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
         fit(teacher, data.train_draw or data["train"], data["val"], config)
     detector = fresh()
     result = fit(detector, data.train_draw or data["train"], data["val"], config, teacher=teacher)
-    card = save_checkpoint(detector, Path(out), {
+    card = save_checkpoint(detector.inner if isinstance(detector, PerFrame) else detector, Path(out), {
         "detector": name, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
         "input_size": (image_size, image_size), "seed": config.seed, "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
@@ -58,6 +61,13 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     log.info("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
              result.epochs_run, out)
     return card
+
+
+def dataset_label(dataset: str, data_params: dict[str, Any] | None) -> str:
+    """The dataset's name in checkpoint file names; its parameters (a root, crop settings) hashed in."""
+    if not data_params:
+        return dataset
+    return f"{dataset}-{hashlib.sha256(json.dumps(data_params, sort_keys=True).encode()).hexdigest()[:8]}"
 
 
 TRAINING_KEYS = {"adv", "adv_eps", "adv_ratio", "adv_steps", "temperature", "epochs"}
@@ -106,19 +116,24 @@ def checkpoint_tag(detector_kwargs: dict[str, Any], config: TrainConfig) -> str:
 
 def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
                      weights: Path | None = None, training: dict[str, Any] | None = None,
+                     data_params: dict[str, Any] | None = None, modality: str = "image",
                      **detector_kwargs) -> Trained:
     """The detector with trained weights: ``weights`` if given, else the cache, training on a miss.
 
     ``training`` selects a training-time defense (adversarial training, distillation): see
     :func:`training_config`; it and the detector parameters get their own cached checkpoint.
+    ``data_params`` are the dataset's own parameters (a data root, frames, crop settings);
+    ``modality`` is the dataset's, so an image detector scores video clips frame by frame.
     """
     config = training_config(training, seed)
     tag = checkpoint_tag(detector_kwargs, config)
-    path = Path(weights) if weights is not None else cache_path(cache_dir, name, dataset, image_size, seed, tag)
+    label = dataset_label(dataset, data_params)
+    path = Path(weights) if weights is not None else cache_path(cache_dir, name, label, image_size, seed, tag)
     if weights is None and not path.exists():
-        train_detector(name, dataset, image_size, path, config, **detector_kwargs)
-    detector = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
-    digest = load_weights(detector, path)
+        train_detector(name, dataset, image_size, path, config, data_params, **detector_kwargs)
+    inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+    digest = load_weights(inner, path)
+    detector = for_modality(inner, modality, name)
     card = read_card(path)
     threshold = card.threshold if card is not None else 0.5
     detector.threshold = threshold
