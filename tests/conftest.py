@@ -61,6 +61,14 @@ def _threads():
     torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _crop_cache(tmp_path_factory):
+    """Face crops of every test go to a temporary folder, never to the user's cache."""
+    import os
+
+    os.environ["DFBENCH_CROP_CACHE"] = str(tmp_path_factory.mktemp("crops"))
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

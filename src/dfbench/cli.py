@@ -147,6 +147,79 @@ def _run_with_progress(spec, store, cache: Path, executor=None, device=None):
 
 @app.command()
 @user_errors
+def explain(
+    detector: Annotated[str, typer.Argument(help="A registered image detector.")],
+    grid: Annotated[str, typer.Option(help="The grid whose data and checkpoint to use.")] = "quick",
+    attack: Annotated[str, typer.Option(help="The attack to explain (a registered attack).")] = "pgd",
+    eps: Annotated[str, typer.Option(help="Its budget, e.g. 8/255.")] = "8/255",
+    steps: Annotated[Optional[int], typer.Option(help="Its steps [default: the attack's].")] = None,
+    n: Annotated[int, typer.Option(help="Explain the first N samples of the grid's split.")] = 8,
+    layer: Annotated[Optional[str], typer.Option(help="Conv layer name [default: the last Conv2d].")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("results/explain"),
+    cache: Cache = None,
+    verbose: Verbose = False,
+) -> None:
+    """Grad-CAM heatmaps, clean vs adversarial side by side: one PNG per sample."""
+    from .benchmark.grid import load_grid, parse_eps
+    from .explain import explain as run_explain
+
+    _setup_logging(verbose)
+    if n < 1:
+        raise DfbenchError(f"--n must be >= 1, got {n}")
+    spec = load_grid(grid)
+    params = {"steps": steps} if steps is not None else {}
+    paths = run_explain(detector, spec, cache or default_cache(), out, attack, parse_eps(eps, "--eps"), n, layer,
+                        **params)
+    typer.echo(f"{len(paths)} heatmap panel(s) in {out}")
+
+
+@app.command()
+@user_errors
+def pipeline(
+    detector: Annotated[str, typer.Argument(help="A registered detector (trained as `run` trains it).")],
+    grid: Annotated[str, typer.Option(help="The grid whose data settings and checkpoint to use.")] = "quick",
+    dataset: Annotated[Optional[str], typer.Option(help="A dataset of files (ffpp, dfdc, celebdf, folder...).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="The dataset's folder on disk.")] = None,
+    attack: Annotated[str, typer.Option(help="The attack on the full frames.")] = "pgd",
+    eps: Annotated[str, typer.Option(help="L-inf budget per frame, e.g. 8/255.")] = "8/255",
+    steps: Annotated[Optional[int], typer.Option(help="The attack's steps [default: the attack's].")] = None,
+    n: Annotated[int, typer.Option(help="Attack the first N samples of the grid's split.")] = 20,
+    cache: Cache = None,
+    verbose: Verbose = False,
+) -> None:
+    """Attack the whole pipeline: perturb full frames before MTCNN and count how often the face
+    detector is thrown off, next to the detector's accuracy with fixed and re-detected crops."""
+    from .attacks import create_attack
+    from .benchmark.grid import load_grid, parse_eps
+    from .benchmark.pipeline import attack_pipeline
+    from .data import create_dataset
+    from .data.faces import CropSettings
+    from .train import trained_detector
+
+    _setup_logging(verbose)
+    if n < 1:
+        raise DfbenchError(f"--n must be >= 1, got {n}")
+    spec = load_grid(grid)
+    if dataset is not None or data_root is not None:
+        spec = _with_data(spec, dataset, data_root)
+    data = create_dataset(spec.dataset, **spec.dataset_kwargs())
+    if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
+        raise DfbenchError(f"dataset {spec.dataset!r} has no video or image files with MTCNN face crops to attack "
+                           "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
+    trained = trained_detector(detector, spec.dataset, spec.image_size, cache or default_cache(), seed=spec.seed,
+                               data_params=spec.data_params, modality=data.modality)
+    files = list(zip(map(Path, data.files[spec.split]), data[spec.split].labels.tolist()))[:n]
+    info = data.info
+    settings = CropSettings(**info["crop"])
+    params = {"steps": steps} if steps is not None else {}
+    the_attack = create_attack(attack, eps=parse_eps(eps, "--eps"), seed=spec.seed, **params)
+    result = attack_pipeline(trained.detector, files, the_attack, settings, info["frames"], info["sampling"])
+    for key, value in result.summary().items():
+        typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
+
+
+@app.command()
+@user_errors
 def train(
     detector: Annotated[str, typer.Argument(help="A registered detector name.")],
     dataset: Annotated[str, typer.Option(help="A registered dataset.")] = "mini",

@@ -52,6 +52,10 @@ BASE = '[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
     (BASE.replace('"test_tiny_cnn"', '"test_tiny_cnn"\nweights = "/no/such.safetensors"')
      + '[[attacks]]\nname = "pgd"\neps = [0.1]\n', "does not exist"),
     ('[data]\ndataset = "mini"\nsplit = "dev"\n', "split must be"),
+    (BASE.replace('"mini"', '"mini"\nframes = 4') + '[[attacks]]\nname = "pgd"\neps = [0.1]\n',
+     r"unknown key\(s\) frames for dataset .mini."),
+    (BASE.replace('"mini"', '"ffpp"\nroot = "/x"\ncompresion = "c40"') + '[[attacks]]\nname = "pgd"\neps = [0.1]\n',
+     r"unknown key\(s\) compresion for dataset .ffpp."),
     (BASE + '[[attacks]]\nname = "apgd"\nbackend = "art"\neps = [0.1]\n', "has backends torchattacks"),
     (BASE + '[[attacks]]\nname = "cw"\nnorm = "linf"\neps = [0.1]\n', "supports norms l2"),
     (BASE + '[[attacks]]\nname = "pgd"\nnorm = "l2"\neps = [200.0]\n', "exceeds the largest distance"),
@@ -94,3 +98,18 @@ def test_the_full_grid_has_every_defense_and_training_time_defense():
     grid = load_grid("full")
     assert {name for d in grid.defenses for name, _ in d.chain} == set(defenses.names())
     assert {d.training_name.split("(")[0] for d in grid.detectors} == {"", "fgsm-at", "pgd-at", "distilled"}
+
+
+def test_dataset_parameters_reach_the_grid_and_the_cell_key():
+    from dfbench.benchmark.grid import parse_grid
+
+    doc = {"data": {"dataset": "ffpp", "root": "/data/ff", "frames": 16, "compression": "c40"},
+           "detectors": [{"name": "test_tiny_cnn"}], "attacks": [{"name": "fgsm", "eps": [0.1]}]}
+    grid = parse_grid(doc)
+    assert grid.data_params == {"root": "/data/ff", "frames": 16, "compression": "c40"}
+    assert grid.dataset_kwargs() == {"image_size": 64, "root": "/data/ff", "frames": 16, "compression": "c40"}
+    other = parse_grid({**doc, "data": {**doc["data"], "frames": 8}})
+    cell, other_cell = grid.cells()[0], other.cells()[0]
+    assert cell.key(grid, "w", "f") != other_cell.key(other, "w", "f")
+    plain = parse_grid({**doc, "data": {"dataset": "mini"}})
+    assert "data_params" not in plain.cells()[0].spec(plain)  # keys of existing stores are unchanged

@@ -121,3 +121,38 @@ def test_read_video_errors_name_the_file(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"\x00" * 100)
     with pytest.raises(MediaError, match="x.mp4"):
         read_video(tmp_path / "x.mp4", 4)
+
+
+def test_cli_run_on_a_folder_counts_the_skipped_files(video_tree, cache_dir, tmp_path):
+    from tests.conftest import tiny_grid
+    from tests.test_cli import invoke
+
+    grid = tmp_path / "g.toml"
+    grid.write_text(tiny_grid("g", '[[attacks]]\nname = "fgsm"\neps = ["8/255"]\n'))
+    out = tmp_path / "r"
+    result = invoke("run", "--grid", str(grid), "--dataset", "folder", "--data-root", str(video_tree), "--out",
+                    str(out), "--cache", str(tmp_path / "ckpt"))
+    assert result.exit_code == 0, result.output
+    assert "1 cells: 1 run, 0 already done, 0 failed. 5 input file(s) skipped" in result.output
+    assert "Traceback" not in result.output
+    import sqlite3
+    import json
+
+    row = sqlite3.connect(out / "results.sqlite").execute("SELECT dataset, data_params, n_samples FROM cells").fetchone()
+    params = json.loads(row[1])
+    assert row[0] == "folder" and row[2] == 4  # the test split: two real and two fake clips
+    assert params["frames"] == 8 and params["crop"]["margin"] == 0.3 and params["skipped"] == 5
+    assert params["root"] == str(video_tree)
+
+
+def test_l2_attacks_on_video_are_refused_with_one_line(tmp_path):
+    from tests.conftest import tiny_grid
+    from tests.test_cli import invoke
+
+    grid = tmp_path / "g.toml"
+    grid.write_text(tiny_grid("g", '[[attacks]]\nname = "pgd"\nnorm = "l2"\neps = [0.5]\n', detector="test_tiny_video")
+                    .replace('dataset = "mini"', 'dataset = "mini_video"\nframes = 2'))
+    result = invoke("run", "--grid", str(grid), "--out", str(tmp_path / "r"), "--cache", str(tmp_path / "c"))
+    lines = result.output.strip().splitlines()  # after the progress bar: the data is loaded first
+    assert result.exit_code == 2 and lines[-1].startswith("dfbench: error:") and "not per frame" in lines[-1]
+    assert "Traceback" not in result.output

@@ -27,6 +27,7 @@ Everything is validated when the file is loaded, before any compute.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import tomllib
@@ -248,6 +249,18 @@ def load_grid(name_or_path: str | Path) -> Grid:
     return replace(grid, sha256=hashlib.sha256(raw).hexdigest())
 
 
+def _check_dataset_params(dataset: str, params: dict[str, Any], where: str) -> None:
+    """Keys beyond DATA_KEYS go to the dataset's factory: they must be its parameters."""
+    parameters = inspect.signature(datasets.get(dataset)).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(params) - set(parameters))
+    if unknown:
+        allowed = sorted(DATA_KEYS | (set(parameters) - {"image_size"}))
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for dataset {dataset!r}; "
+                          f"allowed: {', '.join(allowed)}")
+
+
 def parse_grid(doc: dict, where: str = "grid") -> Grid:
     """Validate a parsed grid document; every error names the offending entry."""
     _check_keys(doc, TOP_KEYS, where)
@@ -325,6 +338,7 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
     if len({d.name for d in defs}) != len(defs):
         raise ConfigError(f"{where}: a defense chain is listed twice")
     data_params = {k: v for k, v in data.items() if k not in DATA_KEYS}
+    _check_dataset_params(dataset, data_params, f"{where} [data]")
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
                 attacks=tuple(atts), defenses=defs, data_params=data_params)

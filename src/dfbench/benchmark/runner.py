@@ -34,6 +34,7 @@ from ..data import create_dataset
 from ..data.base import Split
 from ..defenses import attack_view
 from ..detectors.base import Detector
+from ..errors import ConfigError
 from ..device import is_out_of_memory, place, staged, to_device
 from ..train import predict_scores, trained_detector
 from ..train.trained import Trained
@@ -219,6 +220,15 @@ def failed_outputs(job: Job, grid: Grid, error: str, flags: str = "") -> list[Ou
             for cell, key in job.new_cells]
 
 
+def check_video_attacks(grid: Grid) -> None:
+    """On clips the budget is per frame. An L-inf ball is per frame by nature; the attack
+    libraries measure L2 over the whole clip, so L2 attacks on video are refused."""
+    l2 = sorted({a.name for a in grid.attacks if a.norm == "l2"})
+    if l2:
+        raise ConfigError(f"grid {grid.name!r}: L2 attacks ({', '.join(l2)}) on video data would spend one budget "
+                          "over the whole clip, not per frame; use linf attacks on video datasets")
+
+
 def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
          progress: Callable[[int, str], None]) -> tuple[list[Job], dict[str, Trained], list[Output]]:
     """Train or load every detector (here, once) and list the jobs with cells not in ``done``.
@@ -227,6 +237,8 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
     recorded as failed, under weights ``untrained``; the other detectors go on.
     """
     data = create_dataset(grid.dataset, **grid.dataset_kwargs())
+    if data.modality == "video":
+        check_video_attacks(grid)
     n = len(data[grid.split].head(grid.max_samples))
     summary.inputs_skipped = len(data.skipped)
     info = json.dumps(data.info, sort_keys=True) if data.info else ""

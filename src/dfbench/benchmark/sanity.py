@@ -60,9 +60,10 @@ def _probe(detector: Detector, x: Tensor, y: Tensor, seed: int) -> list[str]:
     if not torch.equal(out, again):
         flags.append("nondeterministic")
     ones = torch.ones_like(out[:, 0])
+    # Probabilities as "logits" squash every margin into [-1, 1]. Log-probabilities are fine:
+    # softmax(log p) = p and log p1 - log p0 is the logit (score-fusing video models output them).
     rows_are_distributions = (out >= 0).all() and (out <= 1).all() and torch.allclose(out.sum(1), ones, atol=1e-4)
-    log_distributions = (out <= 0).all() and torch.allclose(out.exp().sum(1), ones, atol=1e-4)
-    if rows_are_distributions or log_distributions:
+    if rows_are_distributions:
         flags.append("probability_outputs")
     margin_zero, ce_zero = (_zero_gradient_share(detector, x, y, loss) for loss in ("margin", "ce"))
     if margin_zero is None or ce_zero is None:

@@ -53,6 +53,7 @@ class ImageDataset:
     train_draw: Callable[[int], Split] | None = None  # fresh train samples per epoch, if the data allows
     info: dict = field(default_factory=dict)  # how files became tensors (root, frames, crop settings, counts)
     skipped: tuple[tuple[str, str], ...] = ()  # (file, one-line reason) of every file left out
+    files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per split, each sample's file (in order)
 
     @property
     def modality(self) -> str:

@@ -68,27 +68,38 @@ class FaceCropper:
         if self.settings.faces == "none":
             return _resize(frames, self.settings.size), 0
         boxes = self.boxes(frames)
-        have = [i for i, b in enumerate(boxes) if b is not None]
-        if not have:
-            raise MediaError(f"{name}: no face found in any of {len(frames)} frame(s)")
-        crops = []
-        for i, frame in enumerate(frames):
-            box = boxes[min(have, key=lambda j: abs(j - i))]
-            crops.append(_crop(frame, box, self.settings))
-        return torch.stack(crops), len(frames) - len(have)
+        filled = fill_boxes(boxes, name)
+        crops = torch.stack([crop(frame[None].float(), box, self.settings)[0] for frame, box in zip(frames, filled)])
+        return crops.round().clamp(0, 255).to(torch.uint8), sum(b is None for b in boxes)
 
 
-def _crop(frame: Tensor, box: tuple[float, float, float, float], s: CropSettings) -> Tensor:
-    """A square around the box centre, ``1 + margin`` times its longer side, clamped to the frame."""
-    _, h, w = frame.shape
+Box = tuple[float, float, float, float]
+
+
+def fill_boxes(boxes: list[Box | None], name: str) -> list[Box]:
+    """The rule for frames without a face: the box of the nearest frame that has one."""
+    have = [i for i, b in enumerate(boxes) if b is not None]
+    if not have:
+        raise MediaError(f"{name}: no face found in any of {len(boxes)} frame(s)")
+    return [boxes[min(have, key=lambda j: abs(j - i))] for i in range(len(boxes))]  # type: ignore[misc]
+
+
+def window(box: Box, h: int, w: int, margin: float) -> tuple[int, int, int]:
+    """``(top, left, side)`` of the square crop: ``1 + margin`` times the box's longer side about
+    its centre, moved (not cut) to stay inside the ``h x w`` frame."""
     x0, y0, x1, y1 = box
-    side = max(x1 - x0, y1 - y0) * (1 + s.margin)
-    side = min(side, h, w)
+    side = min(max(x1 - x0, y1 - y0) * (1 + margin), h, w)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     left = int(round(min(max(cx - side / 2, 0), w - side)))
     top = int(round(min(max(cy - side / 2, 0), h - side)))
-    side_px = max(int(round(side)), 1)
-    return _resize(frame[None, :, top:top + side_px, left:left + side_px], s.size)[0]
+    return top, left, max(int(round(side)), 1)
+
+
+def crop(frames: Tensor, box: Box, s: CropSettings) -> Tensor:
+    """``(N, 3, H, W)`` float -> ``(N, 3, size, size)`` float crops at ``box``; differentiable in the pixels."""
+    top, left, side = window(box, frames.shape[-2], frames.shape[-1], s.margin)
+    return F.interpolate(frames[..., top:top + side, left:left + side], size=(s.size, s.size), mode="bilinear",
+                         antialias=True, align_corners=False)
 
 
 def _resize(frames: Tensor, size: int) -> Tensor:

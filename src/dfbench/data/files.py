@@ -10,6 +10,7 @@ one-line warning naming it, and counted in :attr:`ImageDataset.skipped`; the res
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -59,7 +60,9 @@ class LoadSettings:
 
 
 def default_crop_cache() -> Path:
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "crops"
+    """Face crops live here: $DFBENCH_CROP_CACHE, else ~/.cache/dfbench/crops."""
+    env = os.environ.get("DFBENCH_CROP_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "dfbench" / "crops"
 
 
 def check_root(root: str | os.PathLike | None, name: str) -> Path:
@@ -113,7 +116,9 @@ def load_items(name: str, root: Path, items: list[Item], settings: LoadSettings,
         log.warning("%s: %d file(s) skipped (%s)", name, len(skipped),
                     "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3)))
     tag = json.dumps({k: v for k, v in info.items() if k not in ("root", "skipped")}, sort_keys=True)
-    return ImageDataset(name, splits, fingerprint(f"{name}-{tag}", splits), info=info, skipped=tuple(skipped))
+    paths = {s: tuple(str(item.path) for _, item in kept[s]) for s in SPLITS}
+    return ImageDataset(name, splits, fingerprint(f"{name}-{tag}", splits), info=info, skipped=tuple(skipped),
+                        files=paths)
 
 
 def _load_one(path: Path, video: bool, settings: LoadSettings, cache: CropCache,
@@ -157,7 +162,7 @@ def register_layout(name: str, default_faces: str = "mtcnn"):
 
     The dataset takes the layout's own parameters plus the shared ones: ``root``,
     ``image_size`` (crop side), ``frames``, ``sampling``, ``faces``, ``margin``, ``min_face``,
-    ``max_per_split`` and ``cache_dir`` (crop cache; default ``$DFBENCH_CACHE/crops``).
+    ``max_per_split`` and ``cache_dir`` (crop cache; default :func:`default_crop_cache`).
     """
     from .base import register_dataset
 
@@ -176,6 +181,9 @@ def register_layout(name: str, default_faces: str = "mtcnn"):
             return load_items(name, path, items, settings, Path(cache_dir) if cache_dir else None, missing)
 
         factory.__doc__ = list_items.__doc__
+        shared = [p for p in inspect.signature(factory).parameters.values() if p.kind != p.VAR_KEYWORD]
+        own = [p.replace(kind=p.KEYWORD_ONLY) for p in list(inspect.signature(list_items).parameters.values())[1:]]
+        factory.__signature__ = inspect.Signature(shared + own)  # grid files are checked against it
         return list_items
 
     return decorator

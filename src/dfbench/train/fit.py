@@ -62,17 +62,18 @@ class TrainResult:
 
 
 def augment(x: Tensor, g: torch.Generator, max_shift: int = 3) -> Tensor:
-    """Random horizontal flip and a random shift (reflection padded) per batch.
+    """Random horizontal flip and a random shift (reflection padded) per batch; a clip's
+    frames all move together.
 
-    Shape: ``(N, 3, H, W)`` -> ``(N, 3, H, W)``.
+    Shape: ``(N, 3, H, W)`` or ``(N, T, 3, H, W)``, unchanged.
     """
     if torch.rand(1, generator=g).item() < 0.5:
-        x = x.flip(3)
+        x = x.flip(-1)
     dy, dx = (torch.randint(-max_shift, max_shift + 1, (2,), generator=g)).tolist()
     p = max_shift
-    padded = F.pad(x, (p, p, p, p), mode="reflect")
+    padded = F.pad(x.flatten(0, -4), (p, p, p, p), mode="reflect")
     h, w = x.shape[-2:]
-    return padded[..., p + dy:p + dy + h, p + dx:p + dx + w]
+    return padded[..., p + dy:p + dy + h, p + dx:p + dx + w].reshape(x.shape)
 
 
 @torch.no_grad()

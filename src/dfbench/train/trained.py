@@ -38,7 +38,7 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     An image detector on a video dataset trains on clip scores averaged over frames (PerFrame).
     """
     data = create_dataset(dataset, image_size=image_size, **(data_params or {}))
-    log.info("training %s on %s (%d train / %d val images)%s", name, dataset, len(data["train"]), len(data["val"]),
+    log.info("training %s on %s (%d train / %d val samples)%s", name, dataset, len(data["train"]), len(data["val"]),
              f", {describe_training(config)}" if describe_training(config) else "")
 
     def fresh() -> Detector:
