@@ -69,6 +69,8 @@ def run(
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address [default: a local Ray "
                                                         "instance].")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: a GPU if there is one).")] = "auto",
+    precision: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16: detectors under "
+                                                          "autocast [default: the grid's, float32].")] = None,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -85,6 +87,11 @@ def run(
         spec = replace(spec, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector)))
     if dataset is not None or data_root is not None:
         spec = _with_data(spec, dataset, data_root)
+    if precision is not None:
+        from .detectors.autocast import PRECISIONS
+        if precision not in PRECISIONS:
+            raise DfbenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        spec = replace(spec, precision=precision)
     if max_samples is not None:
         if max_samples < 1:
             raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
@@ -94,8 +101,11 @@ def run(
     target = resolve_device(device)
     runner = _executor(executor, workers, address)
     store = Store(out / "results.sqlite")
-    summary = _run_with_progress(spec, store, cache or default_cache(), runner, target)
-    paths = _print_tables(store, out)
+    try:
+        summary = _run_with_progress(spec, store, cache or default_cache(), runner, target)
+        paths = _print_tables(store, out)
+    finally:
+        store.close()
     skipped = f" {summary.inputs_skipped} input file(s) skipped (warnings above)." if summary.inputs_skipped else ""
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
                f"{summary.failed} failed.{skipped} Store: {store.path}"
@@ -206,13 +216,17 @@ def pipeline(
     if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
         raise DfbenchError(f"dataset {spec.dataset!r} has no video or image files with MTCNN face crops to attack "
                            "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
+    entry = spec.detector_spec(detector)  # the grid's weights, training and parameters, as `run` uses
     trained = trained_detector(detector, spec.dataset, spec.image_size, cache or default_cache(), seed=spec.seed,
-                               data_params=spec.data_params, modality=data.modality)
+                               weights=entry.weights, training=entry.training, data_params=spec.data_params,
+                               modality=data.modality, **entry.params)
     files = list(zip(map(Path, data.files[spec.split]), data[spec.split].labels.tolist()))[:n]
     info = data.info
     settings = CropSettings(**info["crop"])
     params = {"steps": steps} if steps is not None else {}
     the_attack = create_attack(attack, eps=parse_eps(eps, "--eps"), seed=spec.seed, **params)
+    if the_attack.norm != "linf":
+        raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")
     result = attack_pipeline(trained.detector, files, the_attack, settings, info["frames"], info["sampling"])
     for key, value in result.summary().items():
         typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")

@@ -81,8 +81,10 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
     from .train import trained_detector
 
     data = create_dataset(grid.dataset, **grid.dataset_kwargs())
+    spec = grid.detector_spec(detector_name)  # the grid's weights, training and parameters, as `run` uses
     trained = trained_detector(detector_name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                               data_params=grid.data_params, modality=data.modality)
+                               weights=spec.weights, training=spec.training, data_params=grid.data_params,
+                               modality=data.modality, **spec.params)
     detector = trained.detector
     if detector.modality != "image":
         raise ConfigError(f"explain takes image detectors on image datasets; {detector_name} on {grid.dataset} "

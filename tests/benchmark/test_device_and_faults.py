@@ -92,6 +92,57 @@ def test_a_schema_2_store_is_migrated_in_place(tmp_path):
         Store(path)
 
 
+def test_a_schema_3_store_gains_data_params_and_precision(tmp_path):
+    path = tmp_path / "results.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN data_params")
+        conn.execute("ALTER TABLE cells DROP COLUMN precision")
+        conn.execute("PRAGMA user_version = 3")
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert {"data_params", "precision"} <= set(store.records().columns)
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """A tmpfs we can remount read-only (needs root and mount(8); skipped otherwise)."""
+    import os
+    import subprocess
+
+    point = tmp_path / "mnt"
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount to make a read-only folder (root ignores file permissions)")
+    yield point, lambda mode: subprocess.run(["mount", "-o", f"remount,{mode}", str(point)], check=True)
+    subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_a_read_only_results_directory_is_one_clear_line_and_the_store_survives(mount_point, tiny_grid_file,
+                                                                                cache_dir):
+    point, remount = mount_point
+    out = point / "res"
+    cli = CliRunner()
+    first = cli.invoke(app, ["run", "--grid", str(tiny_grid_file), "--out", str(out), "--cache", str(cache_dir)])
+    assert first.exit_code == 0, first.output
+    store = Store(out / "results.sqlite")
+    before = store.records().drop(columns=["created_at"])
+    store.close()
+    remount("ro")
+    for target in (out, point / "new"):
+        again = cli.invoke(app, ["run", "--grid", str(tiny_grid_file), "--out", str(target), "--cache",
+                                 str(cache_dir)])
+        lines = again.output.strip().splitlines()
+        assert again.exit_code == 2 and len(lines) == 1, again.output
+        assert lines[0].startswith("dfbench: error: cannot open results store") and "writable" in lines[0]
+    remount("rw")
+    store = Store(out / "results.sqlite")
+    after = store.records().drop(columns=["created_at"])
+    store.close()
+    pd.testing.assert_frame_equal(before, after)
+
+
 def test_sql_stays_parameterized_for_hostile_strings(tmp_path):
     from dataclasses import fields
 

@@ -95,3 +95,48 @@ def test_a_worker_that_cannot_start_fails_the_cells_with_the_reason(reference, c
     assert (summary.ran, summary.failed) == (0, 6)
     errors = store.records(status="failed").error
     assert errors.str.startswith("worker start-up failed: RuntimeError: no such dataset on this node").all()
+
+
+# Loaded by every Ray worker through PYTHONPATH: the first FGSM job in the session kills its worker.
+DIE_ONCE = '''
+import os
+marker = os.environ.get("DFBENCH_TEST_DIE_ONCE_DIR")
+if marker:
+    import dfbench.benchmark.runner as runner
+    real_run = runner.Worker.run
+
+    def run(self, job):
+        flag = os.path.join(marker, "died")
+        if job.cells[0][0].attack.name == "fgsm" and not os.path.exists(flag):
+            open(flag, "w").close()
+            os._exit(9)
+        return real_run(self, job)
+
+    runner.Worker.run = run
+'''
+
+
+def test_ray_retries_a_task_whose_worker_died(reference, cache_dir, tmp_path):
+    ray = pytest.importorskip("ray")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(DIE_ONCE)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    path = os.pathsep.join([str(tmp_path / "site"), *sys.path])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "DFBENCH_TEST_DIE_ONCE_DIR": str(flags)}})
+    try:
+        retried = Store(tmp_path / "retried.sqlite")
+        summary = run_grid(load_grid(reference / "tiny.toml"), retried, cache_dir, executor=RayExecutor(retries=1))
+        assert (flags / "died").exists()  # a worker really died
+        assert (summary.ran, summary.failed) == (6, 0)  # and its task ran again on a fresh worker
+        pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(retried.path))
+
+        (flags / "died").unlink()
+        no_retry = Store(tmp_path / "no_retry.sqlite")
+        summary = run_grid(load_grid(reference / "tiny.toml"), no_retry, cache_dir, executor=RayExecutor(retries=0))
+        assert summary.failed == 1 and summary.ran == 5  # only the cell of the job whose worker died
+        failed = no_retry.records(status="failed")
+        assert failed.attack.tolist() == ["fgsm"] and failed.error.str.contains("ray task failed").all()
+    finally:
+        ray.shutdown()

@@ -6,6 +6,7 @@ Every test runs the whole pipeline for real: PyAV decoding, MTCNN face crops, th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -112,6 +113,8 @@ def test_dfdc_metadata_labels_originals_and_bad_entries(tmp_path):
     for s in ("train", "val", "test"):  # a fake follows its original's split
         assert sorted(data[s].labels.tolist()) == [0, 1]
         assert data[s].sources.unique().numel() == 1
+        for path, label in zip(data.files[s], data[s].labels.tolist()):
+            assert label == int(Path(path).name.startswith("fake_of_")), path
     reasons = dict(data.skipped)
     assert "not found" in reasons[str(part / "gone.mp4")]
     assert "'MAYBE'" in reasons[str(part / "odd.mp4")]
@@ -136,6 +139,9 @@ def test_celebdf_test_list_inverts_labels_and_the_rest_is_split_by_identity(tmp_
         "0 Celeb-synthesis/id9_id1_0000.mp4\nbroken line\n")
     data = load("celebdf", root, tmp_path)
     assert sorted(data["test"].labels.tolist()) == [0, 0, 1]  # "1" means real in this list
+    for s in ("train", "val", "test"):
+        for path, label in zip(data.files[s], data[s].labels.tolist()):
+            assert label == int("Celeb-synthesis" in path), path
     assert sorted(data["train"].labels.tolist()) == [0, 1] and sorted(data["val"].labels.tolist()) == [0, 1]
     assert len(data.skipped) == 2  # the missing id9 video and the broken line
 
@@ -153,6 +159,9 @@ def test_faces140k_csv_splits_resize_whole_images(tmp_path):
         (root / csv_name).write_text("\n".join(rows) + "\n")
     data = load("faces140k", root, tmp_path)
     assert data.modality == "image" and data.info["crop"]["faces"] == "none"
+    for s in ("train", "val", "test"):
+        for path, label in zip(data.files[s], data[s].labels.tolist()):
+            assert label == int("/fake/" in path), path
     assert data["test"].images.shape == (2, 3, SIZE, SIZE)
     assert sorted(data["val"].labels.tolist()) == [0, 1]
     assert len(data.skipped) == 3 and all("not found" in r for _, r in data.skipped)
@@ -171,3 +180,28 @@ def test_missing_root_is_one_clear_error(tmp_path):
         create_dataset("folder")
     with pytest.raises(ConfigError, match="is not a folder"):
         create_dataset("folder", root=str(tmp_path / "nowhere"))
+
+
+def test_label_files_cannot_reach_outside_the_root(tmp_path):
+    root = tmp_path / "dfdc"
+    part = root / "dfdc_train_part_0"
+    secret = video(tmp_path / "secret.mp4", 1)
+    meta = {"../../secret.mp4": {"label": "FAKE"}, str(secret): {"label": "REAL"}}
+    for k, (split, names) in enumerate(_hash_names("r").items()):
+        video(part / names[0], k)
+        meta[names[0]] = {"label": "REAL"}
+        video(part / f"f{names[0]}", k, fake=True)
+        meta[f"f{names[0]}"] = {"label": "FAKE", "original": names[0]}
+    part.mkdir(parents=True, exist_ok=True)
+    (part / "metadata.json").write_text(json.dumps(meta))
+    data = load("dfdc", root, tmp_path)
+    outside = [reason for _, reason in data.skipped if "outside the data root" in reason]
+    assert len(outside) == 2
+    assert not any("secret" in p for s in data.files.values() for p in s)
+
+
+def test_ffpp_labels_per_file(ffpp_root, tmp_path):
+    data = load("ffpp", ffpp_root, tmp_path, manipulations=["Deepfakes"])
+    for s in ("train", "val", "test"):
+        for path, label in zip(data.files[s], data[s].labels.tolist()):
+            assert label == int("manipulated_sequences" in path), path

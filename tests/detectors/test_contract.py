@@ -84,3 +84,19 @@ def test_hybrid_rejects_sizes_not_divisible_by_16():
 
     with pytest.raises(ConfigError, match="divisible by 16"):
         create_detector("hybrid_cnn_lstm_model0", input_size=(40, 40))
+
+
+def test_per_frame_is_the_mean_frame_probability_and_keeps_margins():
+    from dfbench.detectors.per_frame import PerFrame
+
+    torch.manual_seed(0)
+    inner = create_detector("test_tiny_cnn", input_size=(SIZE, SIZE)).eval()
+    clip = torch.rand(2, 4, 3, SIZE, SIZE)
+    expected = inner(clip.flatten(0, 1)).softmax(1)[:, 1].view(2, 4).mean(1)
+    torch.testing.assert_close(PerFrame(inner).score(clip), expected)
+    with torch.no_grad():
+        inner.net[-1].weight.mul_(200)  # saturated: every frame's softmax rounds to 0 or 1
+    x = clip.clone().requires_grad_(True)
+    out = PerFrame(inner)(x)
+    (out[:, 1] - out[:, 0]).sum().backward()
+    assert torch.isfinite(out).all() and x.grad.abs().sum() > 0  # the margin still has a gradient

@@ -40,11 +40,12 @@ from ..attacks import attacks, create_attack
 from ..data import SPLITS, datasets
 from ..defenses import create_defense, defend
 from ..detectors import Detector, detectors
+from ..detectors.autocast import PRECISIONS
 from ..errors import ConfigError
 from ..train.trained import describe_training, training_config
 
 GRIDS_DIR = Path(__file__).parent / "grids"
-TOP_KEYS = {"name", "seed", "batch_size", "data", "detectors", "attacks", "defenses"}
+TOP_KEYS = {"name", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
 DEFENSE_KEYS = {"chain", "eot_samples", "detectors"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
@@ -109,7 +110,8 @@ class Cell:
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
             "batch_size": grid.batch_size,  # random starts are drawn per batch
-            **({"data_params": grid.data_params} if grid.data_params else {}),  # absent: keys of older stores hold
+            **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
+            **({"precision": grid.precision} if grid.precision != "float32" else {}),
         }
 
     def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:
@@ -140,9 +142,19 @@ class Grid:
     defenses: tuple[DefenseSpec, ...] = ()
     sha256: str = ""
     data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
+    precision: str = "float32"  # or "bfloat16" / "float16": the detectors under autocast (detectors/autocast.py)
 
     def dataset_kwargs(self) -> dict[str, Any]:
         return {"image_size": self.image_size, **self.data_params}
+
+    def detector_spec(self, name: str) -> DetectorSpec:
+        """The grid's entry for detector ``name`` (its weights, training, parameters), or a plain one."""
+        return next((d for d in self.detectors if d.name == name), DetectorSpec(name))
+
+    def keyed_data_params(self) -> dict[str, Any]:
+        """The data parameters that belong in a cell's key: where the data or its crop cache lies
+        does not (the content fingerprint is in the key), so moving them re-runs nothing."""
+        return {k: v for k, v in self.data_params.items() if k not in ("root", "cache_dir")}
 
     def views(self, detector: DetectorSpec) -> list[tuple[DefenseSpec | None, bool]]:
         """(defense, adaptive) pairs for a detector: undefended once, then each defense that wraps
@@ -279,6 +291,9 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         raise ConfigError(f"{where} [data]: max_samples must be a positive integer, got {max_samples!r}")
     seed = doc.get("seed", 0)
     batch_size = doc.get("batch_size", 64)
+    precision = doc.get("precision", "float32")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     for key, value in (("seed", seed), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
@@ -341,4 +356,4 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
     _check_dataset_params(dataset, data_params, f"{where} [data]")
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
-                attacks=tuple(atts), defenses=defs, data_params=data_params)
+                attacks=tuple(atts), defenses=defs, data_params=data_params, precision=precision)

@@ -4,11 +4,12 @@ The grid attacks face crops. A real adversary edits the video itself, and the fa
 runs on what they edited. Per sample (a clip, or an image as a 1-frame clip):
 
 1. MTCNN finds the face in the clean frames; the detector scores the crops (clean).
-2. The attack perturbs the **full frames** (budget per frame) against the detector seen
-   through those crop windows: a differentiable crop, so only the face region moves.
-3. MTCNN runs again on the adversarial frames. Counted: frames where the face is lost and
-   frames where the box moved (IoU < 0.5 with the clean box). The detector then scores the
-   re-detected crops: the end-to-end adversarial decision.
+2. The attack perturbs the **full frames** (L-inf budget per frame) against the detector
+   seen through those crop windows: a differentiable crop, so only the face region moves.
+   The adversarial frames are rounded to 8 bits, as a video file stores them.
+3. MTCNN runs again on the adversarial frames. Counted, over the frames where it found a
+   face on the clean frames: the face lost, or its box moved (IoU < 0.5 with the clean box).
+   The detector then scores the re-detected crops: the end-to-end adversarial decision.
 
 Reported: clean accuracy, adversarial accuracy with the clean crop windows (what the grid
 measures), end-to-end adversarial accuracy after re-detection, and the face detector counts.
@@ -65,7 +66,7 @@ class PipelineResult:
     clean_correct: int = 0
     adv_correct_fixed_crops: int = 0
     adv_correct_end_to_end: int = 0
-    frames: int = 0
+    frames: int = 0  # frames with a face on the clean input: what the two counts below are out of
     frames_face_lost: int = 0
     frames_box_moved: int = 0
     samples_face_lost: int = 0  # no face in any adversarial frame: the pipeline cannot score it
@@ -94,31 +95,31 @@ def attack_pipeline(detector: Detector, files: list[tuple[Path, int]], attack: A
         try:
             video = is_video(path)
             raw = read_video(path, frames, sampling) if video else read_image(path)[None]
-            boxes = fill_boxes(cropper.boxes(raw), str(path))
+            clean_boxes = cropper.boxes(raw, str(path))
+            boxes = fill_boxes(clean_boxes, str(path))
         except MediaError as exc:
             result.skipped.append((str(path), str(exc)))
             log.warning("skipped %s", exc)
             continue
         x = raw.float()[None] / 255  # (1, T, 3, H, W)
-        y = torch.tensor([label])
         seen = ThroughCrops(detector, boxes, settings, video)
-        x_adv = attack.perturb(seen, x, y)
+        # The adversary writes a video file: 8-bit frames. Both adversarial scores read those.
+        x_adv = (attack.perturb(seen, x, torch.tensor([label])) * 255).round().clamp(0, 255) / 255
+        new = cropper.boxes((x_adv[0] * 255).round().to(torch.uint8), str(path))
         with torch.no_grad():
-            clean_fake = int(seen.predict(x)[0])
-            fixed_fake = int(seen.predict(x_adv)[0])
-        adv_uint8 = (x_adv[0] * 255).round().clamp(0, 255).to(torch.uint8)
-        new = cropper.boxes(adv_uint8)
+            clean_fake, fixed_fake = int(seen.predict(x)[0]), int(seen.predict(x_adv)[0])
         result.n += 1
-        result.frames += len(new)
-        result.frames_face_lost += sum(b is None for b in new)
-        result.frames_box_moved += sum(b is not None and iou(b, c) < IOU_MOVED for b, c in zip(new, boxes))
         result.clean_correct += int(clean_fake == label)
         result.adv_correct_fixed_crops += int(fixed_fake == label)
+        faced = [i for i, b in enumerate(clean_boxes) if b is not None]  # frames MTCNN found a face in, clean
+        result.frames += len(faced)
+        result.frames_face_lost += sum(new[i] is None for i in faced)
+        result.frames_box_moved += sum(new[i] is not None and iou(new[i], clean_boxes[i]) < IOU_MOVED for i in faced)
         if all(b is None for b in new):
             result.samples_face_lost += 1
-            result.adv_correct_end_to_end += int(label == 0)
+            result.adv_correct_end_to_end += int(label == 0)  # nothing to score: a fake goes unflagged
             continue
         regained = ThroughCrops(detector, fill_boxes(new, str(path)), settings, video)
         with torch.no_grad():
-            result.adv_correct_end_to_end += int(int(regained.predict(adv_uint8.float()[None] / 255)[0]) == label)
+            result.adv_correct_end_to_end += int(int(regained.predict(x_adv)[0]) == label)
     return result

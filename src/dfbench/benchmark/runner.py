@@ -18,7 +18,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +33,7 @@ from ..attacks.base import perturbation_norms
 from ..data import create_dataset
 from ..data.base import Split
 from ..defenses import attack_view
+from ..detectors.autocast import Autocast
 from ..detectors.base import Detector
 from ..errors import ConfigError
 from ..device import is_out_of_memory, place, staged, to_device
@@ -173,7 +174,8 @@ def _record(cell: Cell, grid: Grid, job: Job, **values: Any) -> CellRecord:
         attack_params=json.dumps(cell.attack.params, sort_keys=True), dataset=grid.dataset,
         dataset_fingerprint=job.fingerprint, split=grid.split, image_size=grid.image_size, n_samples=job.n_samples,
         threshold=job.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
-        dfbench_version=__version__, git_sha=git_sha(), data_params=job.data_params, **numbers)
+        dfbench_version=__version__, git_sha=git_sha(), data_params=job.data_params, precision=grid.precision,
+        **numbers)
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,10 @@ def check_video_attacks(grid: Grid) -> None:
 
 
 def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
-         progress: Callable[[int, str], None]) -> tuple[list[Job], dict[str, Trained], list[Output]]:
-    """Train or load every detector (here, once) and list the jobs with cells not in ``done``.
+         progress: Callable[[int, str], None], device: torch.device = torch.device("cpu"),
+         ) -> tuple[list[Job], dict[str, Trained], list[Output]]:
+    """Train (on ``device``) or load every detector, here and once, and list the jobs with cells
+    not in ``done``.
 
     A detector that cannot be trained (it raises, or breaks the interface) gets its cells
     recorded as failed, under weights ``untrained``; the other detectors go on.
@@ -247,7 +251,8 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
         try:
             trained = trained_detector(det_spec.name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
                                        weights=det_spec.weights, training=det_spec.training,
-                                       data_params=grid.data_params, modality=data.modality, **det_spec.params)
+                                       data_params=grid.data_params, modality=data.modality, device=device,
+                                       data_fingerprint=data.fingerprint, **det_spec.params)
         except (RuntimeError, ValueError, ArithmeticError) as exc:
             log.error("%s could not be trained: %s", det_spec.name, exc)
             for defense, adaptive in grid.views(det_spec):
@@ -280,7 +285,7 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Callable[[i
     """
     progress = on_progress or (lambda n, desc: None)
     summary = RunSummary(total=len(grid.cells()))
-    jobs, trained, untrainable = plan(grid, store.done_keys(), cache_dir, summary, progress)
+    jobs, trained, untrainable = plan(grid, store.done_keys(), cache_dir, summary, progress, device)
     for out in untrainable:
         store.put(out.record)
     summary.failed += len(untrainable)
@@ -324,6 +329,9 @@ class Worker:
                 weights=spec.weights, training=spec.training, data_params=self.grid.data_params,
                 modality=self.modality, **spec.params)
         trained = self._trained[repr(spec)]
+        if self.grid.precision != "float32" and not isinstance(trained.detector, Autocast):
+            trained = self._trained[repr(spec)] = replace(trained, detector=Autocast(trained.detector,
+                                                                                    self.grid.precision))
         place(trained.detector, self.device)
         return trained
 

@@ -16,8 +16,9 @@ import pandas as pd
 
 from ..errors import DfbenchError
 
-SCHEMA_VERSION = 4  # 3 added batch_size, 4 data_params (2 and 3 are migrated in place)
-ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''"}
+SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision (2 to 4 are migrated in place)
+ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''",
+                 "precision": "TEXT NOT NULL DEFAULT 'float32'"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class CellRecord:
     check_flags: str = ""  # sanity flags from comparing cells; rewritten after every run
     batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
     data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
+    precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16/float16 under autocast
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
@@ -115,7 +117,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version in (2, 3):  # idempotent: a crash mid-migration is repaired on the next open
+            if version in (2, 3, 4):  # idempotent: a crash mid-migration is repaired on the next open
                 columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
                 with self.conn:
                     for name, sql in ADDED_COLUMNS.items():

@@ -42,7 +42,12 @@ class CropCache:
         """The cached crops and borrowed-box count, None on a miss; raises a cached MediaError."""
         error = self._path(key, ".error.json")
         if error.exists():
-            raise MediaError(json.loads(error.read_text())["error"])
+            try:
+                reason = json.loads(error.read_text())["error"]
+            except (OSError, ValueError, KeyError, TypeError):
+                reason = None  # a damaged entry is a miss; it is rewritten
+            if isinstance(reason, str):
+                raise MediaError(reason)
         path = self._path(key, ".safetensors")
         if not path.exists():
             return None

@@ -56,18 +56,25 @@ class FaceCropper:
         self.settings = settings
         self._detector = None
 
-    def boxes(self, frames: Tensor) -> list[tuple[float, float, float, float] | None]:
+    def boxes(self, frames: Tensor, name: str = "input") -> list[tuple[float, float, float, float] | None]:
         """The most prominent face box ``(x0, y0, x1, y1)`` per frame, or None."""
+        h, w = frames.shape[-2:]
+        if min(h, w) < self.settings.min_face:
+            raise MediaError(f"{name}: {w}x{h} frames are smaller than the smallest face MTCNN looks for "
+                             f"(min_face = {self.settings.min_face})")
         if self._detector is None:
             self._detector = _mtcnn(self.settings.min_face)
-        found, _ = self._detector.detect(frames.permute(0, 2, 3, 1).numpy())
+        try:
+            found, _ = self._detector.detect(frames.permute(0, 2, 3, 1).numpy())
+        except (ValueError, RuntimeError, IndexError) as exc:  # facenet's own failures on odd inputs
+            raise MediaError(f"{name}: face detection failed ({type(exc).__name__}: {exc})") from None
         return [None if b is None else tuple(float(v) for v in b[0]) for b in found]
 
     def __call__(self, frames: Tensor, name: str) -> tuple[Tensor, int]:
         """Crops and the number of frames that borrowed a neighbour's box (see module doc)."""
         if self.settings.faces == "none":
             return _resize(frames, self.settings.size), 0
-        boxes = self.boxes(frames)
+        boxes = self.boxes(frames, name)
         filled = fill_boxes(boxes, name)
         crops = torch.stack([crop(frame[None].float(), box, self.settings)[0] for frame, box in zip(frames, filled)])
         return crops.round().clamp(0, 255).to(torch.uint8), sum(b is None for b in boxes)

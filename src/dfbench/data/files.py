@@ -58,6 +58,10 @@ class LoadSettings:
     def describe(self) -> dict:
         return asdict(self)
 
+    def for_cache(self) -> dict:
+        """What a file's crops depend on (not ``max_per_split``, which picks files)."""
+        return {"frames": self.frames, "sampling": self.sampling, "crop": asdict(self.crop)}
+
 
 def default_crop_cache() -> Path:
     """Face crops live here: $DFBENCH_CROP_CACHE, else ~/.cache/dfbench/crops."""
@@ -93,6 +97,8 @@ def load_items(name: str, root: Path, items: list[Item], settings: LoadSettings,
         if settings.max_per_split is not None and len(kept[item.split]) >= settings.max_per_split:
             continue
         try:
+            if not _inside(root, item.path):  # a label file naming "../x" or "/x"
+                raise MediaError(f"{item.path}: outside the data root {root}")
             crops, n_borrowed = _load_one(item.path, video, settings, cache, cropper)
         except MediaError as exc:
             log.warning("skipped %s", exc)
@@ -121,15 +127,22 @@ def load_items(name: str, root: Path, items: list[Item], settings: LoadSettings,
                         files=paths)
 
 
+def _inside(root: Path, path: Path) -> bool:
+    """Lexically under ``root`` (symlinked folders inside a dataset stay allowed)."""
+    return Path(os.path.normpath(path)).is_relative_to(os.path.normpath(root))
+
+
 def _load_one(path: Path, video: bool, settings: LoadSettings, cache: CropCache,
               cropper: FaceCropper) -> tuple[torch.Tensor, int]:
     if not path.is_file():
         raise MediaError(f"{path}: file not found")
+    if not os.access(path, os.R_OK):  # not cached: fixing permissions does not change the file's key
+        raise MediaError(f"{path}: not readable (permission denied)")
     if video and not is_video(path):
         raise MediaError(f"{path}: an image in a video dataset")
     if not (is_image(path) or is_video(path)):
         raise MediaError(f"{path}: unknown file type {path.suffix!r}")
-    key = cache.key(path, settings.describe())
+    key = cache.key(path, settings.for_cache())
     hit = cache.get(key)
     if hit is not None:
         return hit

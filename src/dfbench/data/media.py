@@ -105,6 +105,10 @@ def read_video(path: Path, frames: int, sampling: str = "uniform") -> Tensor:
             raise MediaError(f"{path}: no decodable video frames")
         wanted = sample_indices(total, frames, sampling)
         kept = _decode(path, set(wanted))
+    if any(i not in kept for i in wanted):
+        raise MediaError(f"{path}: frames vanished between two decodes (the file is changing or damaged)")
+    if len({kept[i].shape for i in wanted}) != 1:
+        raise MediaError(f"{path}: frames of different sizes ({sorted({kept[i].shape[:2] for i in wanted})})")
     clip = np.stack([kept[i] for i in wanted])
     _check_size(path, clip.shape[1], clip.shape[2])
     return torch.from_numpy(clip).permute(0, 3, 1, 2).contiguous()

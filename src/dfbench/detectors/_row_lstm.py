@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
+
+from ._lstm import AttackableLSTM
 
 
 class RowLSTM(nn.Module):
@@ -15,12 +16,10 @@ class RowLSTM(nn.Module):
 
     def __init__(self, channels: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(channels, channels, batch_first=True)
+        self.lstm = AttackableLSTM(channels, channels, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, f: Tensor) -> Tensor:
         seq = f.mean(dim=3).transpose(1, 2)  # (N, H, C)
-        # cuDNN's RNN backward refuses eval mode, and attacks need input gradients in eval mode.
-        with torch.backends.cudnn.flags(enabled=self.training and torch.backends.cudnn.enabled):
-            out, _ = self.lstm(seq)
+        out, _ = self.lstm(seq)  # AttackableLSTM: input gradients in eval mode on CUDA too
         return f + self.dropout(out).transpose(1, 2).unsqueeze(3)

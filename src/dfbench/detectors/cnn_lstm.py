@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ._lstm import AttackableLSTM
 from .base import Detector, register_detector
 
 
@@ -26,7 +27,7 @@ class CnnLstm(Detector):
         cnn = resnet18(weights=None)
         cnn.fc = nn.Identity()
         self.cnn = cnn
-        self.lstm = nn.LSTM(512, hidden, batch_first=True)
+        self.lstm = AttackableLSTM(512, hidden, batch_first=True)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, 1))
 
     def classify(self, z: Tensor) -> Tensor:

@@ -6,7 +6,10 @@ video-level accuracy this way): ``P(fake | clip) = mean_t P(fake | frame_t)``.
 
 from __future__ import annotations
 
+import math
+
 import torch
+
 from torch import Tensor
 
 from ..errors import ConfigError
@@ -14,7 +17,11 @@ from .base import Detector
 
 
 class PerFrame(Detector):
-    """``(N, T, 3, H, W)`` -> ``(N, 2)`` logits ``[log(1 - p), log p]`` with p the mean frame score."""
+    """``(N, T, 3, H, W)`` -> ``(N, 2)`` logits ``[log(1 - p), log p]`` with p the mean frame score.
+
+    Computed in log space (``log mean_t p_t = logsumexp_t log p_t - log T``), so a confident
+    clip keeps its margin gradient instead of rounding p to 1.
+    """
 
     modality = "video"
 
@@ -28,8 +35,8 @@ class PerFrame(Detector):
 
     def classify(self, z: Tensor) -> Tensor:
         n, t = z.shape[:2]
-        p = self.inner(z.flatten(0, 1)).softmax(dim=1)[:, 1].view(n, t).mean(dim=1).clamp(1e-7, 1 - 1e-7)
-        return torch.stack([torch.log1p(-p), torch.log(p)], dim=1)
+        log_p = self.inner(z.flatten(0, 1)).log_softmax(dim=1).view(n, t, 2)
+        return torch.logsumexp(log_p, dim=1) - math.log(t)
 
 
 def for_modality(detector: Detector, modality: str, name: str = "") -> Detector:

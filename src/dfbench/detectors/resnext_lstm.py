@@ -9,9 +9,13 @@ The attention map is exposed for Grad-CAM-style inspection (:attr:`last_attentio
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._lstm import AttackableLSTM
 from .base import Detector, register_detector
 
 
@@ -43,7 +47,7 @@ class ResNeXtLstm(Detector):
         self.cnn = nn.Sequential(*list(trunk.children())[:-2])  # up to layer4: (B, 2048, h, w)
         self.attention = SpatialAttention(2048)
         self.frame_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2048, 1))
-        self.lstm = nn.LSTM(2048, hidden, batch_first=True, bidirectional=True)
+        self.lstm = AttackableLSTM(2048, hidden, batch_first=True, bidirectional=True)
         self.clip_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, 1))
         self.last_attention: Tensor | None = None
 
@@ -51,11 +55,17 @@ class ResNeXtLstm(Detector):
         n, t = z.shape[:2]
         pooled, attention = self.attention(self.cnn(z.flatten(0, 1)))
         self.last_attention = attention.detach().view(n, t, *attention.shape[1:])
-        frame_p = torch.sigmoid(self.frame_head(pooled)).view(n, t).mean(dim=1)
+        frame = self.frame_head(pooled).view(n, t)  # per-frame fake logits
         out, _ = self.lstm(pooled.view(n, t, -1))
-        clip_p = torch.sigmoid(self.clip_head(out.mean(dim=1)))[:, 0]
-        p = (self.cnn_weight * frame_p + (1 - self.cnn_weight) * clip_p).clamp(1e-7, 1 - 1e-7)
-        return torch.stack([torch.log1p(-p), torch.log(p)], dim=1)
+        clip = self.clip_head(out.mean(dim=1))[:, 0]  # the clip's fake logit
+        return torch.stack([self._fused_log(-frame, -clip), self._fused_log(frame, clip)], dim=1)
+
+    def _fused_log(self, frame: Tensor, clip: Tensor) -> Tensor:
+        """``log(0.6 mean_t sigmoid(frame_t) + 0.4 sigmoid(clip))`` in log space (no rounding to 0 or 1)."""
+        t = frame.shape[1]
+        cnn = math.log(self.cnn_weight) + torch.logsumexp(F.logsigmoid(frame), dim=1) - math.log(t)
+        lstm = math.log(1 - self.cnn_weight) + F.logsigmoid(clip)
+        return torch.logaddexp(cnn, lstm)
 
 
 @register_detector("resnext_lstm")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ._lstm import AttackableLSTM
 from .base import Detector, register_detector
 
 
@@ -45,7 +46,7 @@ class TinyVideo(Detector):
     def __init__(self, input_size: tuple[int, int] = (32, 32), width: int = 8) -> None:
         super().__init__(input_size)
         self.frames = TinyCNN(input_size, width).net[:-1]  # up to the pooled features (2 * width)
-        self.lstm = nn.LSTM(2 * width, 8, batch_first=True)
+        self.lstm = AttackableLSTM(2 * width, 8, batch_first=True)
         self.head = nn.Linear(8, 2)
 
     def classify(self, z: Tensor) -> Tensor:

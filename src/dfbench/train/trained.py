@@ -30,12 +30,14 @@ class Trained:
 
 
 def train_detector(name: str, dataset: str, image_size: int, out: Path, config: TrainConfig = TrainConfig(),
-                   data_params: dict[str, Any] | None = None, **detector_kwargs) -> Card:
+                   data_params: dict[str, Any] | None = None, device: torch.device | None = None,
+                   **detector_kwargs) -> Card:
     """Train detector ``name`` from scratch on ``dataset`` and write its checkpoint to ``out``.
 
     With ``config.temperature`` > 1 this is defensive distillation (Papernot et al. 2016): a
     teacher is trained at that temperature, then the saved student on the teacher's soft labels.
     An image detector on a video dataset trains on clip scores averaged over frames (PerFrame).
+    Training runs on ``device`` (default CPU); the checkpoint is written from CPU tensors.
     """
     data = create_dataset(dataset, image_size=image_size, **(data_params or {}))
     log.info("training %s on %s (%d train / %d val samples)%s", name, dataset, len(data["train"]), len(data["val"]),
@@ -44,7 +46,7 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     def fresh() -> Detector:
         torch.manual_seed(config.seed)
         return for_modality(create_detector(name, input_size=(image_size, image_size), **detector_kwargs),
-                            data.modality, name)
+                            data.modality, name).to(device or "cpu")
 
     teacher = None
     if config.temperature > 1:
@@ -61,6 +63,11 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     log.info("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
              result.epochs_run, out)
     return card
+
+
+def _card_fingerprint(path: Path) -> str | None:
+    card = read_card(path)
+    return card.dataset_fingerprint if card is not None else None
 
 
 def dataset_label(dataset: str, data_params: dict[str, Any] | None) -> str:
@@ -117,6 +124,7 @@ def checkpoint_tag(detector_kwargs: dict[str, Any], config: TrainConfig) -> str:
 def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
                      weights: Path | None = None, training: dict[str, Any] | None = None,
                      data_params: dict[str, Any] | None = None, modality: str = "image",
+                     device: torch.device | None = None, data_fingerprint: str | None = None,
                      **detector_kwargs) -> Trained:
     """The detector with trained weights: ``weights`` if given, else the cache, training on a miss.
 
@@ -124,12 +132,20 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     :func:`training_config`; it and the detector parameters get their own cached checkpoint.
     ``data_params`` are the dataset's own parameters (a data root, frames, crop settings);
     ``modality`` is the dataset's, so an image detector scores video clips frame by frame.
+    A detector trained here trains on ``device``; the returned one is on the CPU. A cached
+    checkpoint whose card names another ``data_fingerprint`` (the files under a data root
+    changed since) is trained again, so old weights never meet a reshuffled test split.
     """
     config = training_config(training, seed)
     tag = checkpoint_tag(detector_kwargs, config)
     label = dataset_label(dataset, data_params)
     path = Path(weights) if weights is not None else cache_path(cache_dir, name, label, image_size, seed, tag)
-    if weights is None and not path.exists():
+    stale = weights is None and path.exists() and data_fingerprint is not None and _card_fingerprint(path) not in (
+        None, data_fingerprint)
+    if stale:
+        log.warning("%s: cached checkpoint %s was trained on other data (the dataset changed); training again",
+                    name, path)
+    if weights is None and (stale or not path.exists()):
         train_detector(name, dataset, image_size, path, config, data_params, **detector_kwargs)
     inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
     digest = load_weights(inner, path)

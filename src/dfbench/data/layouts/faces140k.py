@@ -30,17 +30,21 @@ def faces140k(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
         table = root / name
         if not table.is_file():
             raise ConfigError(f"140k faces: {table} not found (is ROOT the folder with train.csv?)")
-        with table.open(newline="") as f:
-            reader = csv.DictReader(f)
-            if not {"label_str", "path"} <= set(reader.fieldnames or ()):
-                raise ConfigError(f"140k faces: {table} lacks the columns label_str and path")
-            for n, row in enumerate(reader, 2):
-                label = (row["label_str"] or "").strip().lower()
-                path = base / (row["path"] or "").strip()
-                if label not in ("real", "fake"):
-                    missing.append((f"{table}:{n}", f"label_str {label!r} is not real or fake"))
-                elif not path.is_file():
-                    missing.append((str(path), f"named in {name} but not found"))
-                else:
-                    items.append(Item(path, int(label == "fake"), split, str(row["path"])))
+        try:
+            with table.open(newline="") as f:
+                reader = csv.DictReader(f)
+                if not {"label_str", "path"} <= set(reader.fieldnames or ()):
+                    raise ConfigError(f"140k faces: {table} lacks the columns label_str and path")
+                rows = list(enumerate(reader, 2))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ConfigError(f"140k faces: {table} is not a readable CSV ({exc})") from None
+        for n, row in rows:
+            label = (row.get("label_str") or "").strip().lower()
+            path = base / (row.get("path") or "").strip()
+            if label not in ("real", "fake"):
+                missing.append((f"{table}:{n}", f"label_str {label!r} is not real or fake"))
+            elif not path.is_file():
+                missing.append((str(path), f"named in {name} but not found"))
+            else:
+                items.append(Item(path, int(label == "fake"), split, str(row["path"])))
     return items, missing
