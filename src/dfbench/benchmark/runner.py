@@ -380,6 +380,21 @@ class Worker:
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
 
+    def frame_accuracies(self, job: Job, scored: Detector, x_adv: Tensor, batch_size: int) -> dict[str, float]:
+        """Video: every frame judged alone (a one-frame clip) at the clip threshold, clean and adversarial.
+
+        The clip-level attack's perturbation, seen frame by frame: what a frame-level detector
+        would report. Clean frame scores are computed once per detector and defense.
+        """
+        labels = self.split.labels.repeat_interleave(x_adv.shape[1])
+        key = (repr(job.detector), job.defense.name if job.defense else "", "frames")
+        if key not in self._clean:
+            self._clean[key] = self.scores(scored, self.split.images.flatten(0, 1)[:, None], batch_size)
+        adv = self.scores(scored, x_adv.flatten(0, 1)[:, None], batch_size)
+        t = job.threshold
+        return {"frame_clean_acc": float(((self._clean[key] >= t).long() == labels).float().mean()),
+                "frame_adv_acc": float(((adv >= t).long() == labels).float().mean())}
+
     def _attack(self, job: Job, trained: Trained, scored: Detector, attacked: Detector, clean_scores: Tensor,
                 flags: str, batch_size: int) -> list[Output]:
         """Craft and score the job's cells with ``batch_size``."""
@@ -391,8 +406,10 @@ class Worker:
             if key in job.done:  # a resumed unit: the stored record stays as it is
                 continue
             adv_scores = self.scores(scored, x_adv, batch_size)
+            frames = self.frame_accuracies(job, scored, x_adv, batch_size) if x_adv.ndim == 5 else {}
             record = measure(cell, self.grid, job, self.split, clean_scores, x_adv, adv_scores, key=key,
-                             attack_kind=kind, detector_flags=flags, seconds=seconds, batch_size=batch_size)
+                             attack_kind=kind, detector_flags=flags, seconds=seconds, batch_size=batch_size,
+                             **frames)
             outputs.append(Output(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist()))
         return outputs
 

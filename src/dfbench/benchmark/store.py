@@ -16,9 +16,9 @@ import pandas as pd
 
 from ..errors import DfbenchError
 
-SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision (2 to 4 are migrated in place)
+SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision and frame_*_acc (2 to 4 migrate in place)
 ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''",
-                 "precision": "TEXT NOT NULL DEFAULT 'float32'"}
+                 "precision": "TEXT NOT NULL DEFAULT 'float32'", "frame_clean_acc": "REAL", "frame_adv_acc": "REAL"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class CellRecord:
     batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
     data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
     precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16/float16 under autocast
+    # Video only (NaN for images): accuracy over single frames, each adversarial frame judged on its own
+    frame_clean_acc: float = math.nan
+    frame_adv_acc: float = math.nan
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
