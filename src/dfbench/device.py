@@ -1,11 +1,14 @@
 """Device selection and the GPU fast path: channels_last, pinned memory, non-blocking copies,
-and recognising CUDA out-of-memory so a job can retry with half the batch.
+a batch size chosen per detector to fit the free GPU memory, and recognising CUDA
+out-of-memory so a job can retry with half the batch.
 
-Attacks and scoring stay in float32 on every device: a robust-accuracy number must not depend
-on the card it was measured on more than the hardware's own float32 arithmetic makes it.
+Attacks and scoring are float32 by default on every device; ``--precision`` opts the
+detectors into autocast (:mod:`dfbench.detectors.autocast`).
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -54,3 +57,53 @@ def to_device(x: Tensor, device: torch.device) -> Tensor:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+class MemoryProbe(Protocol):
+    def reset(self) -> None: ...
+    def in_use(self) -> int: ...
+    def peak(self) -> int: ...
+    def free(self) -> int: ...
+
+
+class CudaMemory:
+    """Bytes on one CUDA device, from torch's caching allocator and the driver."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def reset(self) -> None:
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def in_use(self) -> int:
+        return torch.cuda.memory_allocated(self.device)
+
+    def peak(self) -> int:
+        return torch.cuda.max_memory_allocated(self.device)
+
+    def free(self) -> int:
+        return torch.cuda.mem_get_info(self.device)[0]
+
+
+def fitting_batch(detector: nn.Module, sample: Tensor, batch_size: int, probe: MemoryProbe | None = None,
+                  headroom: float = 0.8, measure_on: int = 2) -> int:
+    """The largest batch, at most ``batch_size``, whose attack step fits the free GPU memory.
+
+    One forward and input-gradient backward of ``measure_on`` samples measures the memory a
+    sample costs (an attack step's cost grows linearly with the batch); ``headroom`` of the free
+    memory is spent. On the CPU (no probe) the grid's batch stands. Out-of-memory halving stays
+    the fallback for what this misses (EOT draws, a fragmented allocator).
+    """
+    if probe is None:
+        device = sample.device
+        if device.type != "cuda":
+            return batch_size
+        probe = CudaMemory(device)
+    x = sample[:measure_on].detach().requires_grad_(True)
+    probe.reset()
+    before = probe.in_use()
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):  # randomized defenses
+        torch.autograd.grad(detector(x).sum(), x)
+    per_sample = max(probe.peak() - before, 1) / len(x)
+    return max(1, min(batch_size, int(headroom * probe.free() / per_sample)))

@@ -62,6 +62,42 @@ def test_out_of_memory_halves_the_batch_and_records_it(tiny_grid_file, cache_dir
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-3, atol=5e-3)  # ...float sums barely do
 
 
+class FakeMemory:
+    """A GPU memory probe with a fixed cost per sample and free memory (bytes)."""
+
+    def __init__(self, per_sample: int, free: int) -> None:
+        self.per_sample, self.free_bytes, self.measured = per_sample, free, 0
+
+    def reset(self) -> None:
+        pass
+
+    def in_use(self) -> int:
+        return 1_000
+
+    def peak(self) -> int:
+        return 1_000 + 2 * self.per_sample  # the probe's 2-sample step
+
+    def free(self) -> int:
+        return self.free_bytes
+
+
+@pytest.mark.parametrize("per_sample,free,expected", [(1_000, 10_000, 8), (1, 10**9, 64), (10**9, 10, 1)])
+def test_the_batch_is_chosen_to_fit_free_memory(trained_tiny, mini32, per_sample, free, expected):
+    from dfbench.device import fitting_batch
+
+    sample = mini32["test"].images[:4]
+    assert fitting_batch(trained_tiny.detector, sample, 64, FakeMemory(per_sample, free)) == expected
+    assert fitting_batch(trained_tiny.detector, sample, 64) == 64  # the CPU: the grid's batch
+
+
+def test_a_fitted_batch_is_used_and_recorded(tiny_grid_file, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "fitting_batch", lambda detector, sample, batch_size: 12)
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_grid(load_grid(tiny_grid_file), store, cache_dir)  # the grid's batch is 24
+    assert (summary.ran, summary.failed) == (6, 0)
+    assert store.records().batch_size.tolist() == [12] * 6
+
+
 def test_a_full_disk_stops_with_a_clear_error_and_the_store_stays_readable(tiny_grid_file, cache_dir, tmp_path):
     path = tmp_path / "results.sqlite"
     store = Store(path)
@@ -77,31 +113,27 @@ def test_a_full_disk_stops_with_a_clear_error_and_the_store_stays_readable(tiny_
     assert resumed.ran == 6 - len(kept) and resumed.skipped == len(kept)
 
 
-def test_a_schema_2_store_is_migrated_in_place(tmp_path):
+@pytest.mark.parametrize("version,missing", [
+    (2, ["batch_size", "data_params", "precision", "frame_clean_acc", "frame_adv_acc"]),
+    (3, ["data_params", "precision", "frame_clean_acc", "frame_adv_acc"]),
+    (4, ["precision", "frame_clean_acc", "frame_adv_acc"]),
+])
+def test_older_stores_are_migrated_in_place(tmp_path, version, missing):
     path = tmp_path / "results.sqlite"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE cells DROP COLUMN batch_size")
-        conn.execute("PRAGMA user_version = 2")
+        for column in missing:
+            conn.execute(f"ALTER TABLE cells DROP COLUMN {column}")
+        conn.execute(f"PRAGMA user_version = {version}")
     store = Store(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert "batch_size" in store.records().columns
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert set(missing) <= set(store.records().columns)
+    store.close()
+    Store(path).close()  # opening again changes nothing
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 1")
     with pytest.raises(DfbenchError, match="has schema 1"):
         Store(path)
-
-
-def test_a_schema_3_store_gains_data_params_and_precision(tmp_path):
-    path = tmp_path / "results.sqlite"
-    Store(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE cells DROP COLUMN data_params")
-        conn.execute("ALTER TABLE cells DROP COLUMN precision")
-        conn.execute("PRAGMA user_version = 3")
-    store = Store(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
-    assert {"data_params", "precision"} <= set(store.records().columns)
 
 
 @pytest.fixture

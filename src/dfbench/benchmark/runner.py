@@ -36,7 +36,7 @@ from ..defenses import attack_view
 from ..detectors.autocast import Autocast
 from ..detectors.base import Detector
 from ..errors import ConfigError
-from ..device import is_out_of_memory, place, staged, to_device
+from ..device import fitting_batch, is_out_of_memory, place, staged, to_device
 from ..train import predict_scores, trained_detector
 from ..train.trained import Trained
 from .grid import Cell, DefenseSpec, DetectorSpec, Grid
@@ -321,6 +321,7 @@ class Worker:
         self._trained: dict[str, Trained] = dict(trained or {})
         self._clean: dict[tuple[str, str], Tensor] = {}  # (detector spec, defenses) -> clean scores
         self._flags: dict[tuple[str, str, bool], str] = {}  # (detector spec, defense spec, adaptive) -> probe flags
+        self._batch: dict[tuple, int] = {}  # view -> batch that fits the device
 
     def trained(self, spec: DetectorSpec) -> Trained:
         if repr(spec) not in self._trained:
@@ -367,7 +368,7 @@ class Worker:
             except (RuntimeError, ValueError, ArithmeticError) as exc:  # a detector that raises fails its cells only
                 log.error("%s failed on clean data: %s", job.detector.name, exc)
                 return failed_outputs(job, grid, f"{type(exc).__name__}: {exc}", flags)
-            batch_size = grid.batch_size
+            batch_size = self.batch_size(job, attacked)
             while True:
                 try:
                     return self._attack(job, trained, scored, attacked, clean_scores, flags, batch_size)
@@ -379,6 +380,17 @@ class Worker:
                 log.warning("%s: out of memory; retrying with batch size %d", job.label, batch_size)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
+
+    def batch_size(self, job: Job, attacked: Detector) -> int:
+        """The grid's batch, or less where the free GPU memory holds less (measured once per view)."""
+        view = (repr(job.detector), repr(job.defense), job.adaptive, "batch")
+        if view not in self._batch:
+            probe = to_device(self.split.images[:2], self.device)
+            self._batch[view] = fitting_batch(attacked, probe, self.grid.batch_size)
+            if self._batch[view] < self.grid.batch_size:
+                log.info("%s: batch %d fits the free GPU memory (grid: %d)", job.label, self._batch[view],
+                         self.grid.batch_size)
+        return self._batch[view]
 
     def frame_accuracies(self, job: Job, scored: Detector, x_adv: Tensor, batch_size: int) -> dict[str, float]:
         """Video: every frame judged alone (a one-frame clip) at the clip threshold, clean and adversarial.
