@@ -35,7 +35,7 @@ from .mini import N_SOURCES, SPLIT_SOURCES, VIEWS_PER_SOURCE, _source_ids, lfw_f
 
 log = logging.getLogger(__name__)
 LFW_SIDE = 25
-FACE_BOX = (0.22, 0.80, 0.20, 0.80)  # rows and columns of an FFHQ-aligned image holding the face
+FACE_BOX = (0.14, 0.88, 0.13, 0.87)  # rows and columns of an FFHQ-aligned image holding the face
 TRUNCATION = 0.5
 
 
