@@ -69,3 +69,19 @@ def test_leaderboard_shows_the_flags(store):
     flags = store.records().set_index("detector").check_flags
     tiny = {f for v in flags.loc["test_tiny_cnn"] for f in v.split(",") if f}
     assert table.loc["test_tiny_cnn", "flags"] == ",".join(sorted(tiny))
+
+
+def test_surrogates_are_trained_once_by_the_driver_before_any_job(tmp_path, monkeypatch):
+    from dfbench.benchmark import runner
+    from dfbench.benchmark.runner import RunSummary, plan
+    from tests.conftest import tiny_grid
+
+    (tmp_path / "g.toml").write_text(tiny_grid("t", '[[attacks]]\nname = "transfer"\nsurrogate = "test_tiny_cnn"\n'
+                                                    'steps = 2\neps = ["4/255"]\n'))
+    trained = []
+    real = runner.trained_detector
+    monkeypatch.setattr(runner, "trained_detector", lambda name, *a, **k: trained.append(k.get("seed")) or real(
+        name, *a, **k))
+    plan(load_grid(tmp_path / "g.toml"), set(), tmp_path / "cache", RunSummary(), lambda n, d: None)
+    assert sorted(trained) == [0, 1]  # the target (grid seed 0) and its surrogate (seed 0 + 1), in the driver
+    assert (tmp_path / "cache" / "test_tiny_cnn" / "mini32_seed1.safetensors").exists()

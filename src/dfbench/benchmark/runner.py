@@ -106,7 +106,7 @@ class Surrogates:
         if (name, seed) not in self._loaded:
             self._loaded[name, seed] = place(trained_detector(
                 name, self.grid.dataset, self.grid.image_size, self.cache_dir, seed=seed,
-                data_params=self.grid.data_params, modality=self.modality).detector, self.device)
+                data_params=self.grid.data_params, modality=self.modality, device=self.device).detector, self.device)
         return self._loaded[name, seed]
 
 
@@ -231,6 +231,18 @@ def check_video_attacks(grid: Grid) -> None:
                           "over the whole clip, not per frame; use linf attacks on video datasets")
 
 
+def _train_surrogates(grid: Grid, cache_dir: Path, device: torch.device, modality: str) -> None:
+    """Train (or find cached) every surrogate the grid's attacks ask for, here, once, so that
+    workers only load them and never train the same one twice. A surrogate that cannot be
+    trained is left to the jobs that need it: their cells fail with the reason."""
+    resolve = Surrogates(grid, cache_dir, device, modality)
+    for a in grid.attacks:
+        try:
+            create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params).prepare(resolve)
+        except (RuntimeError, ValueError, ArithmeticError) as exc:
+            log.error("surrogate for %s could not be trained: %s", a.name, exc)
+
+
 def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
          progress: Callable[[int, str], None], device: torch.device = torch.device("cpu"),
          ) -> tuple[list[Job], dict[str, Trained], list[Output]]:
@@ -245,6 +257,7 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
         check_video_attacks(grid)
     n = len(data[grid.split].head(grid.max_samples))
     summary.inputs_skipped = len(data.skipped)
+    _train_surrogates(grid, cache_dir, device, data.modality)
     info = json.dumps(data.info, sort_keys=True) if data.info else ""
     jobs, trained_by_spec, failed = [], {}, []
     for det_spec in grid.detectors:
