@@ -55,3 +55,17 @@ def test_a_malicious_pickle_is_refused(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="could not be read"):
         load_weights(create_detector("test_tiny_cnn"), path)
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_trained_detector_trains_on_the_device_it_is_given(tmp_path, monkeypatch):
+    import torch
+
+    from dfbench.train import trained as trained_module
+
+    seen = []
+    real = trained_module.train_detector
+    monkeypatch.setattr(trained_module, "train_detector",
+                        lambda *a, **k: seen.append(k.get("device")) or real(*a, **k))
+    trained_module.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, training={"epochs": 1},
+                                    device=torch.device("cpu"))
+    assert seen == [torch.device("cpu")]

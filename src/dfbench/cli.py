@@ -69,8 +69,8 @@ def run(
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address [default: a local Ray "
                                                         "instance].")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: a GPU if there is one).")] = "auto",
-    precision: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16: detectors under "
-                                                          "autocast [default: the grid's, float32].")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="float32 | bfloat16: detectors under autocast "
+                                                          "[default: the grid's, float32].")] = None,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -90,7 +90,9 @@ def run(
     if precision is not None:
         from .detectors.autocast import PRECISIONS
         if precision not in PRECISIONS:
-            raise DfbenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            raise DfbenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+                               + (" (float16 flushes small input gradients to zero: attacks would stall)"
+                                  if precision == "float16" else ""))
         spec = replace(spec, precision=precision)
     if max_samples is not None:
         if max_samples < 1:

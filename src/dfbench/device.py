@@ -83,7 +83,9 @@ class CudaMemory:
         return torch.cuda.max_memory_allocated(self.device)
 
     def free(self) -> int:
-        return torch.cuda.mem_get_info(self.device)[0]
+        """Free on the device plus what torch's allocator holds in reserve but does not use."""
+        reserve = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+        return torch.cuda.mem_get_info(self.device)[0] + reserve
 
 
 def fitting_batch(detector: nn.Module, sample: Tensor, batch_size: int, probe: MemoryProbe | None = None,

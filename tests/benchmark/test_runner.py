@@ -134,7 +134,7 @@ def test_detector_parameters_get_their_own_checkpoint(tmp_path, monkeypatch):
 
     paths = []
 
-    def fake_train(name, dataset, image_size, out, config, data_params=None, **kwargs):  # untrained weights, fast
+    def fake_train(name, dataset, image_size, out, config, data_params=None, device=None, **kwargs):  # untrained, fast
         paths.append(out)
         det = create_detector(name, input_size=(image_size, image_size), **kwargs)
         save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",

@@ -142,7 +142,7 @@ class Grid:
     defenses: tuple[DefenseSpec, ...] = ()
     sha256: str = ""
     data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
-    precision: str = "float32"  # or "bfloat16" / "float16": the detectors under autocast (detectors/autocast.py)
+    precision: str = "float32"  # or "bfloat16": the detectors under autocast (detectors/autocast.py)
 
     def dataset_kwargs(self) -> dict[str, Any]:
         return {"image_size": self.image_size, **self.data_params}
@@ -293,7 +293,9 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
     batch_size = doc.get("batch_size", 64)
     precision = doc.get("precision", "float32")
     if precision not in PRECISIONS:
-        raise ConfigError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+                          + (" (float16 flushes small input gradients to zero: attacks would stall)"
+                             if precision == "float16" else ""))
     for key, value in (("seed", seed), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")

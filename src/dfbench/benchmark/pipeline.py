@@ -105,7 +105,11 @@ def attack_pipeline(detector: Detector, files: list[tuple[Path, int]], attack: A
         seen = ThroughCrops(detector, boxes, settings, video)
         # The adversary writes a video file: 8-bit frames. Both adversarial scores read those.
         x_adv = (attack.perturb(seen, x, torch.tensor([label])) * 255).round().clamp(0, 255) / 255
-        new = cropper.boxes((x_adv[0] * 255).round().to(torch.uint8), str(path))
+        try:
+            new = cropper.boxes((x_adv[0] * 255).round().to(torch.uint8), str(path))
+        except MediaError as exc:  # the face detector failed outright on the adversarial frames
+            log.warning("face detection failed on adversarial frames: %s", exc)
+            new = [None] * len(clean_boxes)
         with torch.no_grad():
             clean_fake, fixed_fake = int(seen.predict(x)[0]), int(seen.predict(x_adv)[0])
         result.n += 1

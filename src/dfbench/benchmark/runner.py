@@ -31,7 +31,7 @@ from .. import __version__
 from ..attacks import Attack, create_attack
 from ..attacks.base import perturbation_norms
 from ..data import create_dataset
-from ..data.base import Split
+from ..data.base import ImageDataset, Split
 from ..defenses import attack_view
 from ..detectors.autocast import Autocast
 from ..detectors.base import Detector
@@ -97,8 +97,10 @@ class Surrogates:
     is trained from the grid's seed + 1: never the very checkpoint of a target."""
 
     def __init__(self, grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
-                 modality: str = "image") -> None:
+                 modality: str = "image", train_device: torch.device | None = None,
+                 data_fingerprint: str | None = None) -> None:
         self.grid, self.cache_dir, self.device, self.modality = grid, cache_dir, device, modality
+        self.train_device, self.data_fingerprint = train_device or device, data_fingerprint
         self._loaded: dict[tuple[str, int], Detector] = {}
 
     def __call__(self, name: str, params: dict[str, Any]) -> Detector:
@@ -106,7 +108,8 @@ class Surrogates:
         if (name, seed) not in self._loaded:
             self._loaded[name, seed] = place(trained_detector(
                 name, self.grid.dataset, self.grid.image_size, self.cache_dir, seed=seed,
-                data_params=self.grid.data_params, modality=self.modality, device=self.device).detector, self.device)
+                data_params=self.grid.data_params, modality=self.modality, device=self.train_device,
+                data_fingerprint=self.data_fingerprint).detector, self.device)
         return self._loaded[name, seed]
 
 
@@ -231,11 +234,12 @@ def check_video_attacks(grid: Grid) -> None:
                           "over the whole clip, not per frame; use linf attacks on video datasets")
 
 
-def _train_surrogates(grid: Grid, cache_dir: Path, device: torch.device, modality: str) -> None:
-    """Train (or find cached) every surrogate the grid's attacks ask for, here, once, so that
-    workers only load them and never train the same one twice. A surrogate that cannot be
-    trained is left to the jobs that need it: their cells fail with the reason."""
-    resolve = Surrogates(grid, cache_dir, device, modality)
+def _train_surrogates(grid: Grid, cache_dir: Path, device: torch.device, data: ImageDataset) -> None:
+    """Train (on ``device``; or find cached and current) every surrogate the grid's attacks ask
+    for, here and once, so that workers only load them and never train the same one twice. They
+    stay on the CPU here. A surrogate that cannot be trained is left to the jobs that need it:
+    their cells fail with the reason."""
+    resolve = Surrogates(grid, cache_dir, torch.device("cpu"), data.modality, device, data.fingerprint)
     for a in grid.attacks:
         try:
             create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params).prepare(resolve)
@@ -257,7 +261,6 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
         check_video_attacks(grid)
     n = len(data[grid.split].head(grid.max_samples))
     summary.inputs_skipped = len(data.skipped)
-    _train_surrogates(grid, cache_dir, device, data.modality)
     info = json.dumps(data.info, sort_keys=True) if data.info else ""
     jobs, trained_by_spec, failed = [], {}, []
     for det_spec in grid.detectors:
@@ -285,6 +288,8 @@ def plan(grid: Grid, done: set[str], cache_dir: Path, summary: RunSummary,
                 if len(stored) < len(cells):
                     jobs.append(Job(det_spec, defense, adaptive, cells, stored, trained.weights_sha256,
                                     trained.threshold, data.fingerprint, n, info))
+    if jobs:
+        _train_surrogates(grid, cache_dir, device, data)
     return jobs, trained_by_spec, failed
 
 
@@ -399,7 +404,12 @@ class Worker:
         view = (repr(job.detector), repr(job.defense), job.adaptive, "batch")
         if view not in self._batch:
             probe = to_device(self.split.images[:2], self.device)
-            self._batch[view] = fitting_batch(attacked, probe, self.grid.batch_size)
+            try:
+                self._batch[view] = fitting_batch(attacked, probe, self.grid.batch_size)
+            except (RuntimeError, ValueError) as exc:  # even 2 samples do not fit: halving takes over
+                if not is_out_of_memory(exc):
+                    raise
+                self._batch[view] = self.grid.batch_size
             if self._batch[view] < self.grid.batch_size:
                 log.info("%s: batch %d fits the free GPU memory (grid: %d)", job.label, self._batch[view],
                          self.grid.batch_size)

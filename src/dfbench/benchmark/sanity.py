@@ -35,9 +35,9 @@ LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
 LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
 WHITE_BOX = ("single_step", "iterative", "minimum_norm")  # not ensembles: they may hold black-box members
 BLACK_BOX = {"transfer": "transfer_beats_white_box", "query": "black_box_beats_white_box"}
-SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "attack", "backend", "norm",
-          "attack_params"]
-ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "norm", "eps"]
+SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "attack", "backend",
+          "norm", "attack_params"]
+ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "norm", "eps"]
 MASKING_GAP = 0.10  # naive robust accuracy this far above the adaptive one: gradient masking
 
 
@@ -96,11 +96,18 @@ def _zero_gradient_share(detector: Detector, x: Tensor, y: Tensor, loss: str) ->
     return float((grad.flatten(1).abs().amax(1) == 0).float().mean())
 
 
+def with_precision(records: pd.DataFrame) -> pd.DataFrame:
+    """Records with a ``precision`` column (float32 where a store or a caller has none)."""
+    if "precision" not in records:
+        return records.assign(precision="float32")
+    return records.assign(precision=records.precision.fillna("float32"))
+
+
 def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
     """Flags per cell key from the comparisons between cells (records as the store gives them)."""
     flags: dict[str, set[str]] = {k: set() for k in records.key}
     tol = TOLERANCE_SAMPLES / records.n_samples.clip(lower=1)
-    records = records.assign(tol=tol)
+    records = with_precision(records).assign(tol=tol)
     for r in records.itertuples():
         if r.eps == 0 and abs(r.adv_acc - r.clean_acc) > 1e-9:
             flags[r.key].add("eps0_changes_accuracy")

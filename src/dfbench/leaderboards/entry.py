@@ -28,13 +28,14 @@ import jsonschema
 import numpy as np
 import pandas as pd
 
+from ..benchmark.sanity import with_precision
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
 SCHEMA_VERSION = 1
-ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset"]
-ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset"]
+ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision"]
+ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset", "precision"]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -54,6 +55,7 @@ def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at
     this eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``attacks``.
     """
+    records = with_precision(records)
     merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
     merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
     merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
@@ -89,11 +91,13 @@ def attack_mode(defenses: str, adaptive: int) -> str:
     return "" if not defenses else "adaptive" if adaptive else "naive"
 
 
-def default_name(detector: str, training: str, defenses: str, weights_sha256: str) -> str:
-    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c``: readable, distinct per weights and defenses."""
+def default_name(detector: str, training: str, defenses: str, weights_sha256: str,
+                 precision: str = "float32") -> str:
+    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c``: readable, distinct per weights, defenses and precision."""
     words = " ".join(w for w in (detector, training, defenses) if w)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
-    return f"{slug[:110]}-{weights_sha256[:8]}"
+    suffix = f"-{precision}" if precision != "float32" else ""
+    return f"{slug[:110]}-{weights_sha256[:8]}{suffix}"
 
 
 def _number(v: Any) -> float | None:
@@ -114,12 +118,13 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
     """Build one entry per (detector, training, defenses, weights, dataset) of a run's records."""
     if records.empty:
         return []
-    records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
+    records = with_precision(records).assign(training=records.training.fillna(""),
+                                             defenses=records.defenses.fillna(""))
     robust = robust_accuracy(records, samples)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     entries = []
     for key, group in records.groupby(ENTRY_KEYS, sort=True):
-        detector, training, defenses, weights, dataset = key
+        detector, training, defenses, weights, dataset, precision = key
         if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
@@ -127,8 +132,9 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
         rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
         entries.append({
             "schema_version": SCHEMA_VERSION,
-            "name": default_name(detector, training, defenses, weights),
+            "name": default_name(detector, training, defenses, weights, precision),
             "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
+            **({"precision": precision} if precision != "float32" else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
                         "image_size": int(first.image_size), "n_samples": int(first.n_samples)},
             "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),

@@ -146,7 +146,8 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
         log.warning("%s: cached checkpoint %s was trained on other data (the dataset changed); training again",
                     name, path)
     if weights is None and (stale or not path.exists()):
-        train_detector(name, dataset, image_size, path, config, data_params, **detector_kwargs)
+        train_detector(name, dataset, image_size, path, config, data_params=data_params, device=device,
+                       **detector_kwargs)
     inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
     digest = load_weights(inner, path)
     detector = for_modality(inner, modality, name)
