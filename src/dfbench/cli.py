@@ -201,12 +201,8 @@ def pipeline(
 ) -> None:
     """Attack the whole pipeline: perturb full frames before MTCNN and count how often the face
     detector is thrown off, next to the detector's accuracy with fixed and re-detected crops."""
-    from .attacks import create_attack
     from .benchmark.grid import load_grid, parse_eps
-    from .benchmark.pipeline import attack_pipeline
-    from .data import create_dataset
-    from .data.faces import CropSettings
-    from .train import trained_detector
+    from .benchmark.pipeline import pipeline_on_grid
 
     _setup_logging(verbose)
     if n < 1:
@@ -214,22 +210,8 @@ def pipeline(
     spec = load_grid(grid)
     if dataset is not None or data_root is not None:
         spec = _with_data(spec, dataset, data_root)
-    data = create_dataset(spec.dataset, **spec.dataset_kwargs())
-    if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
-        raise DfbenchError(f"dataset {spec.dataset!r} has no video or image files with MTCNN face crops to attack "
-                           "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
-    entry = spec.detector_spec(detector)  # the grid's weights, training and parameters, as `run` uses
-    trained = trained_detector(detector, spec.dataset, spec.image_size, cache or default_cache(), seed=spec.seed,
-                               weights=entry.weights, training=entry.training, data_params=spec.data_params,
-                               modality=data.modality, **entry.params)
-    files = list(zip(map(Path, data.files[spec.split]), data[spec.split].labels.tolist()))[:n]
-    info = data.info
-    settings = CropSettings(**info["crop"])
     params = {"steps": steps} if steps is not None else {}
-    the_attack = create_attack(attack, eps=parse_eps(eps, "--eps"), seed=spec.seed, **params)
-    if the_attack.norm != "linf":
-        raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")
-    result = attack_pipeline(trained.detector, files, the_attack, settings, info["frames"], info["sampling"])
+    result = pipeline_on_grid(detector, spec, cache or default_cache(), attack, parse_eps(eps, "--eps"), n, **params)
     for key, value in result.summary().items():
         typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
 

@@ -82,6 +82,15 @@ def test_a_real_attack_moves_the_decision_through_the_crop_window(setup):
     assert r.n == 6 and r.adv_correct_fixed_crops < r.clean_correct
 
 
+def test_the_detector_stays_in_eval_mode_and_results_repeat(setup):
+    data, trained = setup
+    settings = CropSettings(**data.info["crop"])
+    runs = [attack_pipeline(trained.detector, files(data), create_attack("pgd", eps=8 / 255, steps=3, seed=0),
+                            settings, FRAMES).summary() for _ in range(2)]
+    assert not any(m.training for m in trained.detector.modules())  # no dropout or batch statistics
+    assert runs[0] == runs[1]
+
+
 def test_unreadable_files_are_skipped_and_counted(setup, tmp_path):
     data, trained = setup
     (tmp_path / "broken.mp4").write_bytes(b"nope")

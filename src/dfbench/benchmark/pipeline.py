@@ -50,6 +50,7 @@ class ThroughCrops(Detector):
         self.inner, self.boxes, self.settings, self.video = inner, boxes, settings, video
         self.threshold = inner.threshold
         self.modality = "video"
+        self.training = inner.training  # this module only: never change the inner mode
 
     def normalize(self, x: Tensor) -> Tensor:
         return x  # the inner detector normalizes its crops
@@ -127,3 +128,29 @@ def attack_pipeline(detector: Detector, files: list[tuple[Path, int]], attack: A
         with torch.no_grad():
             result.adv_correct_end_to_end += int(int(regained.predict(x_adv)[0]) == label)
     return result
+
+
+def pipeline_on_grid(detector_name: str, grid, cache_dir: Path, attack: str, eps: float, n: int,
+                     **attack_params) -> PipelineResult:
+    """:func:`attack_pipeline` on the first ``n`` files of ``grid``'s split, with the detector and
+    the load settings (frames, sampling, crop) that `dfbench run` uses on this grid."""
+    from ..attacks import create_attack
+    from ..data import create_dataset
+    from ..errors import DfbenchError
+    from ..train import trained_detector
+
+    data = create_dataset(grid.dataset, **grid.dataset_kwargs())
+    if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
+        raise DfbenchError(f"dataset {grid.dataset!r} has no video or image files with MTCNN face crops to attack "
+                           "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
+    entry = grid.detector_spec(detector_name)  # the grid's weights, training and parameters, as `run` uses
+    trained = trained_detector(detector_name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
+                               weights=entry.weights, training=entry.training, data_params=grid.data_params,
+                               modality=data.modality, **entry.params)
+    the_attack = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)
+    if the_attack.norm != "linf":
+        raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")
+    files = list(zip(map(Path, data.files[grid.split]), data[grid.split].labels.tolist()))[:n]
+    info = data.info
+    return attack_pipeline(trained.detector, files, the_attack, CropSettings(**info["crop"]), info["frames"],
+                           info["sampling"])
