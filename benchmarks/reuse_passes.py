@@ -87,13 +87,14 @@ def run(tmp: Path, reuse: bool) -> tuple[pd.DataFrame, int, int]:
 def main() -> None:
     real = runner.trained_detector
     runner.trained_detector = counted(real)
-    import dfbench.benchmark.runner as r
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        (tmp / "reuse.toml").write_text(GRID)
-        with_rules = run(tmp, reuse=True)
-        without = run(tmp, reuse=False)
-    r.trained_detector = real
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            (tmp / "reuse.toml").write_text(GRID)
+            with_rules = run(tmp, reuse=True)
+            without = run(tmp, reuse=False)
+    finally:
+        runner.trained_detector = real
     pd.testing.assert_frame_equal(with_rules[0], without[0])  # the same numbers
     print("reuse rules (clean scores once per detector/defense, transfer examples once per surrogate):")
     print(f"  forward sample passes: {with_rules[1]:8d} with, {without[1]:8d} without -> "
