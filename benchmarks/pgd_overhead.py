@@ -2,7 +2,7 @@
 
 Same model (custom_cnn, untrained: speed does not depend on the weights), same batch,
 same process; the variants run interleaved and the median of REPEATS is reported as
-throughput relative to the bare loop (>= 0.95 is DESIGN.md's target). "attack only" is
+throughput relative to the bare loop (>= 0.95 is the project's target). "attack only" is
 ``Attack.perturb``; "cell" adds what the runner does per cell on top of crafting: scoring
 the adversarial batch, metrics, norms, SSIM and PSNR.
 
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from _timing import compare, report
 
 from dfbench import create_attack, create_detector
-from dfbench.attacks.base import perturbation_norms
-from dfbench.benchmark.metrics import classification_metrics, perturbation_quality
+from dfbench.metrics import perturbation_norms
+from dfbench.metrics import classification_metrics, perturbation_quality
 from dfbench.train import predict_scores
 
 

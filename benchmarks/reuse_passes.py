@@ -1,4 +1,4 @@
-"""The grid's sample passes with and without the reuse rules of DESIGN.md §6, same numbers.
+"""The grid's sample passes with and without the reuse rules (docs/architecture.md), same numbers.
 
 Rules measured here: clean scores once per detector and defense (not once per cell), and
 transfer examples crafted once per surrogate (not once per target and defense). The third
@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfbench.benchmark import runner
+from dfbench.benchmark import prepare
+from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import Worker, run_grid
+from dfbench.benchmark.worker import Worker
 from dfbench.benchmark.store import Store
 from dfbench.detectors.counting import Counting
 
@@ -61,7 +62,7 @@ def counted(real):
         trained = real(*args, **kwargs)
         det = Counting(trained.detector)
         COUNTERS.append(det)
-        return runner.Trained(det, trained.weights_path, trained.weights_sha256, trained.threshold, trained.card)
+        return prepare.Trained(det, trained.weights_path, trained.weights_sha256, trained.threshold, trained.card)
     return wrapper
 
 
@@ -85,8 +86,8 @@ def run(tmp: Path, reuse: bool) -> tuple[pd.DataFrame, int, int]:
 
 
 def main() -> None:
-    real = runner.trained_detector
-    runner.trained_detector = counted(real)
+    real = prepare.trained_detector
+    prepare.trained_detector = counted(real)
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
@@ -94,7 +95,7 @@ def main() -> None:
             with_rules = run(tmp, reuse=True)
             without = run(tmp, reuse=False)
     finally:
-        runner.trained_detector = real
+        prepare.trained_detector = real
     pd.testing.assert_frame_equal(with_rules[0], without[0])  # the same numbers
     print("reuse rules (clean scores once per detector/defense, transfer examples once per surrogate):")
     print(f"  forward sample passes: {with_rules[1]:8d} with, {without[1]:8d} without -> "

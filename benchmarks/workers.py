@@ -19,9 +19,10 @@ import torch
 
 from dfbench.benchmark.executors import Processes, RayExecutor
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import RunSummary, plan, run_grid
+from dfbench.benchmark.driver import run_grid
+from dfbench.benchmark.prepare import load_for_grid
 from dfbench.benchmark.store import Store
-from dfbench.cli import default_cache
+from dfbench.train import default_cache_dir
 
 
 def main() -> None:
@@ -31,8 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(2)
-    grid, cache = load_grid(args.grid), default_cache()
-    plan(grid, set(), cache, RunSummary(), lambda n, d: None)  # train (or load) the detectors first
+    grid, cache = load_grid(args.grid), default_cache_dir()
+    load_for_grid(grid, cache)  # train (or load) the detectors first
     executors = {"in-process, 2 threads": lambda: None, "2 worker processes": lambda: Processes(2)}
     try:
         import ray  # noqa: F401

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from dfbench.benchmark.metrics import best_threshold, classification_metrics, evasion_rate, roc_auc
+from dfbench.metrics import best_threshold, classification_metrics, evasion_rate, roc_auc
 
 
 @pytest.mark.parametrize("seed", range(5))

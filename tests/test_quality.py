@@ -7,7 +7,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from dfbench.benchmark.metrics import perturbation_quality
+from dfbench.metrics import perturbation_quality
 
 
 def test_against_scikit_image_on_channels_last_arrays():

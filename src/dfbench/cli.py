@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .errors import DfbenchError
+from .train.checkpoint import default_cache_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adversarial-robustness benchmark for deepfake detectors.")
 log = logging.getLogger("dfbench")
-
-
-def default_cache() -> Path:
-    """Trained checkpoints live here: $DFBENCH_CACHE, else ~/.cache/dfbench/checkpoints."""
-    env = os.environ.get("DFBENCH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "dfbench" / "checkpoints"
 
 
 def user_errors(fn):
@@ -75,39 +70,25 @@ def run(
     verbose: Verbose = False,
 ) -> None:
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
-    from .benchmark.grid import DetectorSpec, load_grid
+    from .benchmark.driver import run_grid
+    from .benchmark.executors import make_executor
+    from .benchmark.grid import load_grid, override
     from .benchmark.store import Store
+    from .device import resolve_device
+    from .leaderboards.report import results_tables
 
     _setup_logging(verbose)
-    spec = load_grid(grid)
-    if detector:
-        from .detectors import detectors
-        for name in detector:
-            detectors.get(name)
-        spec = replace(spec, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector)))
-    if dataset is not None or data_root is not None:
-        spec = _with_data(spec, dataset, data_root)
-    if precision is not None:
-        from .detectors.autocast import PRECISIONS
-        if precision not in PRECISIONS:
-            raise DfbenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
-                               + (" (float16 flushes small input gradients to zero: attacks would stall)"
-                                  if precision == "float16" else ""))
-        spec = replace(spec, precision=precision)
-    if max_samples is not None:
-        if max_samples < 1:
-            raise DfbenchError(f"--max-samples must be >= 1, got {max_samples}")
-        spec = replace(spec, max_samples=max_samples)
-    from .device import resolve_device
-
-    target = resolve_device(device)
-    runner = _executor(executor, workers, address)
+    spec = override(load_grid(grid), detector_names=detector, dataset=dataset, data_root=data_root,
+                    precision=precision, max_samples=max_samples)
+    runner, target = make_executor(executor, workers, address), resolve_device(device)
     store = Store(out / "results.sqlite")
     try:
-        summary = _run_with_progress(spec, store, cache or default_cache(), runner, target)
-        paths = _print_tables(store, out)
+        with _progress_bar(len(spec.cells())) as progress:
+            summary = run_grid(spec, store, cache or default_cache_dir(), progress, runner, target)
+        text, paths = results_tables(store, out)
     finally:
         store.close()
+    typer.echo(text)
     skipped = f" {summary.inputs_skipped} input file(s) skipped (warnings above)." if summary.inputs_skipped else ""
     typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
                f"{summary.failed} failed.{skipped} Store: {store.path}"
@@ -116,45 +97,17 @@ def run(
         raise typer.Exit(1)
 
 
-def _with_data(spec, dataset: Optional[str], root: Optional[Path]):
-    """The grid on another dataset (its own parameters dropped) and/or another data root."""
-    from .data import datasets
-
-    params = dict(spec.data_params) if dataset in (None, spec.dataset) else {}
-    if root is not None:
-        params["root"] = str(root)
-    name = dataset or spec.dataset
-    datasets.get(name)
-    return replace(spec, dataset=name, data_params=params)
-
-
-def _executor(kind: str, workers: Optional[int], address: Optional[str]):
-    """The executor the options name; None means run in this process."""
-    from .benchmark.executors import Processes, RayExecutor
-
-    if workers is not None and workers < 1:
-        raise DfbenchError(f"--workers must be >= 1, got {workers}")
-    if kind == "ray":
-        return RayExecutor(address=address, workers=workers)
-    if kind != "local":
-        raise DfbenchError(f"--executor must be local or ray, got {kind!r}")
-    if address is not None:
-        raise DfbenchError("--address is for --executor ray")
-    return Processes(workers) if workers and workers > 1 else None
-
-
-def _run_with_progress(spec, store, cache: Path, executor=None, device=None):
-    """run_grid with a progress bar over the cells on stderr."""
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[int, str], None]]:
+    """A progress callback ``(cells, description)`` drawing a bar over the cells on stderr."""
     from tqdm import tqdm
 
-    from .benchmark.runner import run_grid
-
-    with tqdm(total=len(spec.cells()), desc="cells", unit="cell", file=sys.stderr) as bar:
+    with tqdm(total=total, desc="cells", unit="cell", file=sys.stderr) as bar:
         def progress(n: int, desc: str) -> None:
             bar.set_postfix_str(desc, refresh=False)
             bar.update(n)
 
-        return run_grid(spec, store, cache, progress, executor, *([device] if device is not None else []))
+        yield progress
 
 
 @app.command()
@@ -180,7 +133,7 @@ def explain(
         raise DfbenchError(f"--n must be >= 1, got {n}")
     spec = load_grid(grid)
     params = {"steps": steps} if steps is not None else {}
-    paths = run_explain(detector, spec, cache or default_cache(), out, attack, parse_eps(eps, "--eps"), n, layer,
+    paths = run_explain(detector, spec, cache or default_cache_dir(), out, attack, parse_eps(eps, "--eps"), n, layer,
                         **params)
     typer.echo(f"{len(paths)} heatmap panel(s) in {out}")
 
@@ -201,17 +154,16 @@ def pipeline(
 ) -> None:
     """Attack the whole pipeline: perturb full frames before MTCNN and count how often the face
     detector is thrown off, next to the detector's accuracy with fixed and re-detected crops."""
-    from .benchmark.grid import load_grid, parse_eps
+    from .benchmark.grid import load_grid, override, parse_eps
     from .benchmark.pipeline import pipeline_on_grid
 
     _setup_logging(verbose)
     if n < 1:
         raise DfbenchError(f"--n must be >= 1, got {n}")
-    spec = load_grid(grid)
-    if dataset is not None or data_root is not None:
-        spec = _with_data(spec, dataset, data_root)
+    spec = override(load_grid(grid), dataset=dataset, data_root=data_root)
     params = {"steps": steps} if steps is not None else {}
-    result = pipeline_on_grid(detector, spec, cache or default_cache(), attack, parse_eps(eps, "--eps"), n, **params)
+    result = pipeline_on_grid(detector, spec, cache or default_cache_dir(), attack, parse_eps(eps, "--eps"), n,
+                              **params)
     for key, value in result.summary().items():
         typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
 
@@ -241,8 +193,7 @@ def train(
     from .benchmark.grid import parse_eps
     from .data import datasets
     from .detectors import detectors
-    from .train import cache_path, train_detector
-    from .train.trained import checkpoint_tag, training_config
+    from .train import train_into_cache
 
     _setup_logging(verbose)
     detectors.get(detector)
@@ -253,12 +204,7 @@ def train(
                                   "temperature": distill}.items() if v is not None}
     if adv is not None:
         training.update(adv_eps=parse_eps(eps, "--eps"), adv_ratio=adv_ratio, adv_steps=adv_steps)
-    try:
-        config = training_config(training, seed)
-    except (TypeError, ValueError) as exc:
-        raise DfbenchError(str(exc)) from None
-    path = out or cache_path(cache or default_cache(), detector, dataset, image_size, seed, checkpoint_tag({}, config))
-    card = train_detector(detector, dataset, image_size, path, config)
+    card, path = train_into_cache(detector, dataset, image_size, cache or default_cache_dir(), seed, training, out)
     typer.echo(f"{detector}{' ' + card.training if card.training else ''}: val acc {card.val['acc']:.3f}, "
                f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
 
@@ -281,45 +227,22 @@ def list_components() -> None:
 def table(out: Annotated[Path, typer.Option(help="Results directory of a run.")] = Path("results")) -> None:
     """Print (and rewrite) the leaderboard table of a results directory."""
     from .benchmark.store import Store
+    from .leaderboards.report import results_tables
 
     path = out / "results.sqlite"
     if not path.is_file():
         raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
-    if not _print_tables(Store(path), out):
+    store = Store(path)
+    try:
+        text, paths = results_tables(store, out)
+    finally:
+        store.close()
+    if not paths:
         raise DfbenchError(f"{path} holds no finished cells")
+    typer.echo(text)
 
 
 Root = Annotated[Path, typer.Option("--leaderboards", help="Leaderboard root: entries in <root>/<dataset>/*.json.")]
-
-
-def _find_weights(sha256: str, cache: Path) -> Path | None:
-    """The checkpoint in ``cache`` whose card names ``sha256`` (the hash is re-checked by the caller)."""
-    from .train.checkpoint import read_card
-
-    for path in sorted(cache.rglob("*.safetensors")) if cache.is_dir() else ():
-        card = read_card(path)
-        if card is not None and card.sha256 == sha256:
-            return path
-    return None
-
-
-def _check_weights(entry: dict, weights: Optional[Path], cache: Path, root: Path) -> None:
-    """The weights the entry was computed with must exist and hash to its weights_sha256."""
-    from .train.checkpoint import sha256_file
-
-    path = weights or _find_weights(entry["weights_sha256"], cache)
-    if path is None:
-        raise DfbenchError(f"{entry['detector']}: no weights with sha256 {entry['weights_sha256'][:12]}... in {cache}; "
-                           "pass --weights PATH")
-    if not path.is_file():
-        raise DfbenchError(f"--weights {path}: no such file")
-    digest = sha256_file(path)
-    if digest != entry["weights_sha256"]:
-        raise DfbenchError(f"--weights {path} has sha256 {digest[:12]}..., but {entry['detector']} was evaluated "
-                           f"with {entry['weights_sha256'][:12]}...")
-    folder = (root / entry["dataset"]["name"]).resolve()
-    if path.resolve().is_relative_to(root.resolve()):  # publishable with the leaderboard: name it
-        entry["weights_file"] = os.path.relpath(path.resolve(), folder)
 
 
 @app.command()
@@ -331,35 +254,16 @@ def submit(
     name: Annotated[Optional[str], typer.Option(help="Entry name (file stem), when one entry is submitted.")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="The weights file evaluated [default: found in the "
                                                          "checkpoint cache by its sha256].")] = None,
-    allow_flags: Annotated[bool, typer.Option(help="Submit despite sanity flags; the flags stay on the entry.")] = False,
+    allow_flags: Annotated[bool, typer.Option(help="Submit despite sanity flags; the flags stay on the "
+                                                   "entry.")] = False,
     replace: Annotated[bool, typer.Option(help="Overwrite an entry of the same name.")] = False,
     cache: Cache = None,
 ) -> None:
     """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
-    from .benchmark.store import Store
-    from .leaderboards.entry import check_new_entry, entries_from_store, safe_name, write_entry
+    from .leaderboards.submit import submit as submit_entries
 
-    path = out / "results.sqlite"
-    if not path.is_file():
-        raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
-    entries = entries_from_store(Store(path), flags_allowed=allow_flags)
-    if detector:
-        entries = [e for e in entries if e["detector"] in detector]
-    if not entries:
-        raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detector)}" if detector else ""))
-    if name is not None:
-        if len(entries) != 1:
-            raise DfbenchError(f"--name names one entry, but {len(entries)} would be submitted; select one with "
-                               "--detector")
-        entries[0]["name"] = safe_name(name, "--name")
-    for entry in entries:  # every check before the first write: all entries or none
-        if entry["flags"] and not allow_flags:
-            raise DfbenchError(f"{entry['name']} has sanity flags ({', '.join(entry['flags'])}); fix the detector or "
-                               "pass --allow-flags (the flags stay on the entry)")
-        _check_weights(entry, weights, cache or default_cache(), root)
-        check_new_entry(root, entry, replace=replace)
-    for entry in entries:
-        typer.echo(f"wrote {write_entry(root, entry, replace=replace)}")
+    for path in submit_entries(out, root, cache or default_cache_dir(), detector, name, weights, allow_flags, replace):
+        typer.echo(f"wrote {path}")
 
 
 leaderboard_app = typer.Typer(no_args_is_help=True, help="Build the leaderboard from its entries.")
@@ -392,70 +296,20 @@ def check(
     verbose: Verbose = False,
 ) -> None:
     """Re-run a seeded grid and fail when a robust accuracy drops beyond sampling noise."""
-    import tempfile
-
-    from .benchmark.grid import load_grid
-    from .benchmark.store import Store
-    from .leaderboards.check import compare, read_baseline, write_baseline
-    from .leaderboards.entry import entries_from_store
+    from .leaderboards.check import plan_check, run_check
 
     _setup_logging(verbose)
-    if not 0.5 <= confidence < 1:
-        raise DfbenchError(f"--confidence must be in [0.5, 1), got {confidence}")
-    if update:  # the existing baseline only suggests the grid; a broken one is simply replaced
-        try:
-            base = read_baseline(baseline) if baseline.exists() else None
-        except DfbenchError:
-            base = None
-    else:
-        base = read_baseline(baseline)
-    if out is not None and (out / "results.sqlite").exists():
-        raise DfbenchError(f"{out / 'results.sqlite'} exists; `check` re-runs into a new folder (a resumed store would "
-                           "compare old numbers)")
-    grid_name = grid or (base["grid"] if base else "quick")
-    spec = load_grid(grid_name)
-    if base and not update and spec.sha256 != base["grid_sha256"]:
-        raise DfbenchError(f"grid {grid_name} is not the one the baseline was made with (sha256 {spec.sha256[:12]}... "
-                           f"vs {base['grid_sha256'][:12]}...); re-baseline with --update")
-    with tempfile.TemporaryDirectory(prefix="dfbench-check-") as tmp:
-        store = Store((out or Path(tmp)) / "results.sqlite")
-        summary = _run_with_progress(spec, store, cache or default_cache())
-        if summary.failed:
-            raise DfbenchError(f"{summary.failed} of {summary.total} cells failed; see {store.path}"
-                               if out else f"{summary.failed} of {summary.total} cells failed (rerun with --out DIR "
-                                           "to keep the errors)")
-        entries = entries_from_store(store, flags_allowed=True)
-        store.close()
+    plan = plan_check(baseline, grid, update, confidence, out)
+    with _progress_bar(len(plan.grid.cells())) as progress:
+        result = run_check(plan, cache or default_cache_dir(), progress)
     if update:
-        write_baseline(baseline, grid_name, spec.sha256, entries)
-        typer.echo(f"baseline {baseline}: {len(entries)} entries from grid {grid_name} ({summary.total} cells)")
+        typer.echo(f"baseline {baseline}: {result.entries} entries from grid {result.grid} ({result.cells} cells)")
         return
-    findings = compare(base["entries"], entries, confidence)
-    failed = [f for f in findings if f.failed]
-    for f in findings if verbose else failed:
+    for f in result.findings if verbose else result.failed:
         typer.echo(f.line(confidence))
-    typer.echo(f"{len(findings)} numbers compared with {baseline}: {len(failed)} beyond tolerance")
-    if failed:
+    typer.echo(f"{len(result.findings)} numbers compared with {baseline}: {len(result.failed)} beyond tolerance")
+    if result.failed:
         raise typer.Exit(1)
-
-
-def _print_tables(store, out: Path) -> list[Path]:
-    """Print the leaderboard (and the transfer matrix, if any) and write them next to the store."""
-    from .leaderboards import entries_from_store, leaderboard, to_markdown, transfer_matrix, write_tables
-
-    entries = entries_from_store(store)
-    table = leaderboard(entries)
-    if table.empty:
-        typer.echo("(no results)")
-        return []
-    typer.echo(to_markdown(table))
-    paths = write_tables(table, out)
-    matrix = transfer_matrix(entries)
-    if not matrix.empty:
-        typer.echo("\nTransfer: robust accuracy of each target (columns) under examples crafted on a surrogate")
-        typer.echo(to_markdown(matrix))
-        paths += write_tables(matrix, out, stem="transfer")
-    return paths
 
 
 def main() -> None:

@@ -77,14 +77,9 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
     The detector is the one `dfbench run` evaluates on this grid (same checkpoint and threshold).
     """
     from .attacks import create_attack
-    from .data import create_dataset
-    from .train import trained_detector
+    from .benchmark.prepare import load_detector_for_grid
 
-    data = create_dataset(grid.dataset, **grid.dataset_kwargs())
-    spec = grid.detector_spec(detector_name)  # the grid's weights, training and parameters, as `run` uses
-    trained = trained_detector(detector_name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                               weights=spec.weights, training=spec.training, data_params=grid.data_params,
-                               modality=data.modality, **spec.params)
+    trained, data = load_detector_for_grid(grid, detector_name, cache_dir)  # as `run` evaluates it
     detector = trained.detector
     if detector.modality != "image":
         raise ConfigError(f"explain takes image detectors on image datasets; {detector_name} on {grid.dataset} "
@@ -92,7 +87,8 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
     modules = dict(detector.named_modules())
     if layer is not None and not isinstance(modules.get(layer), nn.Conv2d):
         convs = [k for k, m in modules.items() if isinstance(m, nn.Conv2d)]
-        raise ConfigError(f"{detector_name} has no Conv2d layer {layer!r}; its conv layers: {', '.join(convs[-5:])} ...")
+        raise ConfigError(f"{detector_name} has no Conv2d layer {layer!r}; its conv layers: "
+                          f"{', '.join(convs[-5:])} ...")
     name, module = (layer, modules[layer]) if layer is not None else last_conv(detector)
     split = data[grid.split].head(n)
     x_adv = create_attack(attack, eps=eps, seed=grid.seed, **attack_params).perturb(detector, split.images,

@@ -8,10 +8,11 @@ import sys
 import pandas as pd
 import pytest
 
-from dfbench.benchmark import executors
-from dfbench.benchmark.executors import Processes, RayExecutor
+from dfbench.benchmark.craft import Seams, attack_in_batches
+from dfbench.benchmark.driver import run_grid
+from dfbench.benchmark.executors import Processes, RayExecutor, process_main
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import Worker, run_grid
+from dfbench.benchmark.worker import Worker
 from dfbench.benchmark.store import Store
 from dfbench.errors import DfbenchError
 
@@ -39,22 +40,17 @@ def test_worker_processes_give_the_same_records(reference, cache_dir, tmp_path):
     pd.testing.assert_frame_equal(_records(reference / "results.sqlite"), _records(store.path))
 
 
-def _dying_main(grid, cache_dir, threads, device, conn):
-    """A worker that dies (as if SIGKILLed) whenever it starts an FGSM job."""
-    def run(self, job):
-        if job.cells[0][0].attack.name == "fgsm":
-            os._exit(9)
-        return real_run(self, job)
-
-    real_run = Worker.run
-    Worker.run = run
-    executors._process_main(grid, cache_dir, threads, device, conn)
+def _die_on_fgsm(attack, detector, split, batch_size):
+    """A worker's attack loop that dies (as if SIGKILLed) whenever it starts an FGSM job."""
+    if attack.name == "fgsm":
+        os._exit(9)
+    return attack_in_batches(attack, detector, split, batch_size)
 
 
-def test_a_dying_worker_fails_its_own_cells_and_the_grid_finishes(reference, cache_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(executors, "_process_main", _dying_main)
+def test_a_dying_worker_fails_its_own_cells_and_the_grid_finishes(reference, cache_dir, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=Processes(2, retries=1))
+    dying = Processes(2, retries=1, seams=Seams(attack_in_batches=_die_on_fgsm))
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=dying)
     assert (summary.ran, summary.failed) == (4, 2)  # the two FGSM cells, each retried once
     failed = store.records(status="failed")
     assert set(failed.attack) == {"fgsm"}
@@ -79,19 +75,19 @@ def test_ray_missing_says_how_to_install(monkeypatch):
         RayExecutor()
 
 
-def _broken_start_main(grid, cache_dir, threads, device, conn):
-    """A worker whose start-up fails (as a missing dataset or a CUDA init error would)."""
+def _broken_start_main(grid, cache_dir, threads, device, conn, seams):
+    """A worker process whose start-up fails (as a missing dataset or a CUDA init error would)."""
     def init(self, *args, **kwargs):
         raise RuntimeError("no such dataset on this node")
 
-    Worker.__init__ = init
-    executors._process_main(grid, cache_dir, threads, device, conn)
+    Worker.__init__ = init  # in this spawned process only
+    process_main(grid, cache_dir, threads, device, conn, seams)
 
 
-def test_a_worker_that_cannot_start_fails_the_cells_with_the_reason(reference, cache_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(executors, "_process_main", _broken_start_main)
+def test_a_worker_that_cannot_start_fails_the_cells_with_the_reason(reference, cache_dir, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir, executor=Processes(2))
+    summary = run_grid(load_grid(reference / "tiny.toml"), store, cache_dir,
+                       executor=Processes(2, main=_broken_start_main))
     assert (summary.ran, summary.failed) == (0, 6)
     errors = store.records(status="failed").error
     assert errors.str.startswith("worker start-up failed: RuntimeError: no such dataset on this node").all()
@@ -102,8 +98,8 @@ DIE_ONCE = '''
 import os
 marker = os.environ.get("DFBENCH_TEST_DIE_ONCE_DIR")
 if marker:
-    import dfbench.benchmark.runner as runner
-    real_run = runner.Worker.run
+    import dfbench.benchmark.worker as worker
+    real_run = worker.Worker.run
 
     def run(self, job):
         flag = os.path.join(marker, "died")
@@ -112,7 +108,7 @@ if marker:
             os._exit(9)
         return real_run(self, job)
 
-    runner.Worker.run = run
+    worker.Worker.run = run
 '''
 
 

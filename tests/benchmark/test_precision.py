@@ -7,7 +7,7 @@ import torch
 
 from dfbench.attacks import create_attack
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.detectors.autocast import Autocast
 

@@ -3,10 +3,11 @@
 import json
 
 import pytest
+import torch
 
 from dfbench.attacks.transfer import Transfer
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.leaderboards import entries_from_store, leaderboard, transfer_matrix
 
@@ -72,16 +73,17 @@ def test_leaderboard_shows_the_flags(store):
 
 
 def test_surrogates_are_trained_once_by_the_driver_before_any_job(tmp_path, monkeypatch):
-    from dfbench.benchmark import runner
-    from dfbench.benchmark.runner import RunSummary, plan
+    from dfbench.benchmark import prepare
     from tests.conftest import tiny_grid
 
     (tmp_path / "g.toml").write_text(tiny_grid("t", '[[attacks]]\nname = "transfer"\nsurrogate = "test_tiny_cnn"\n'
                                                     'steps = 2\neps = ["4/255"]\n'))
     trained = []
-    real = runner.trained_detector
-    monkeypatch.setattr(runner, "trained_detector", lambda name, *a, **k: trained.append(k.get("seed")) or real(
+    real = prepare.trained_detector
+    monkeypatch.setattr(prepare, "trained_detector", lambda name, *a, **k: trained.append(k.get("seed")) or real(
         name, *a, **k))
-    plan(load_grid(tmp_path / "g.toml"), set(), tmp_path / "cache", RunSummary(), lambda n, d: None)
+    grid = load_grid(tmp_path / "g.toml")
+    prepared = prepare.load_for_grid(grid, tmp_path / "cache")
+    prepare.train_surrogates(grid, tmp_path / "cache", prepared.data, torch.device("cpu"))
     assert sorted(trained) == [0, 1]  # the target (grid seed 0) and its surrogate (seed 0 + 1), in the driver
     assert (tmp_path / "cache" / "test_tiny_cnn" / "mini32_seed1.safetensors").exists()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import run_grid
+from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.data import create_dataset
 from dfbench.train import trained_detector

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dfbench.benchmark.metrics import classification_metrics
+from dfbench.metrics import classification_metrics
 from dfbench.data import create_dataset
 from dfbench.train import predict_scores, trained_detector
 

@@ -39,7 +39,7 @@ def lb_grid(tmp_path_factory) -> Path:
 def lb_run(lb_grid, cache_dir, tmp_path_factory) -> Path:
     """A results directory holding the finished `lb` grid (read-only for tests: copy before writing)."""
     from dfbench.benchmark.grid import load_grid
-    from dfbench.benchmark.runner import run_grid
+    from dfbench.benchmark.driver import run_grid
     from dfbench.benchmark.store import Store
 
     out = tmp_path_factory.mktemp("lb-run")

@@ -121,7 +121,7 @@ def test_read_entry_reports_broken_files(lb_entries, tmp_path):
 def test_weights_file_must_match_the_hash(lb_entries, tmp_path):
     entry = {**lb_entries[0], "weights_file": "w.safetensors"}
     (tmp_path / "w.safetensors").write_bytes(b"not the weights")
-    with pytest.raises(EntryError, match="not the weights that were evaluated"):
+    with pytest.raises(EntryError, match="not the weights"):
         verify_weights(entry, tmp_path)
     with pytest.raises(EntryError, match="not found"):
         verify_weights({**entry, "weights_file": "missing.safetensors"}, tmp_path)

@@ -1,6 +1,6 @@
 """Private adapter: the Adversarial Robustness Toolbox (ART) behind dfbench's Attack interface.
 
-ART's pitfalls are handled here, once (DESIGN.md §7): it works on numpy float32 arrays,
+ART's pitfalls are handled here, once (docs/architecture.md, "Attack backends"): it works on numpy float32 arrays,
 channels first (we convert both ways); it needs ``clip_values=(0, 1)`` or its outputs leave
 the image range; ``nb_classes=2`` for our two logits; ``device_type`` defaults to 'gpu';
 its PGD defaults are MNIST-scale (eps 0.3, step 0.1, 100 iterations, no random start), so

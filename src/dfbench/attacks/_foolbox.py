@@ -1,6 +1,6 @@
 """Private adapter: Foolbox 3 behind dfbench's Attack interface.
 
-Foolbox's pitfalls are handled here, once (DESIGN.md §7): the model is wrapped with
+Foolbox's pitfalls are handled here, once (docs/architecture.md, "Attack backends"): the model is wrapped with
 ``bounds=(0, 1)``; its PGD step defaults to ``eps/30`` (ten steps cover a third of the
 ball), so the step is always passed as ``abs_stepsize``; we take the *clipped* output,
 which Foolbox guarantees inside the eps-ball; its CW returns all-zero images where it

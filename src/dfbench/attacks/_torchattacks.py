@@ -5,7 +5,7 @@ torchattacks does not check the input range, so the detector must normalize inte
 call, which costs microseconds. Its CW takes the largest *other* logit as
 ``max((1 - onehot) * logits)``, so a masked-out 0 wins whenever the other logit is
 negative; we hand it logits shifted so the smaller one is 0, which keeps every margin and
-softmax and makes that max right (DESIGN.md §7).
+softmax and makes that max right (docs/architecture.md, "Attack backends").
 """
 
 from __future__ import annotations

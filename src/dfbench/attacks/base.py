@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -14,12 +15,30 @@ from torch import Tensor
 
 from .._registry import Registry
 from ..detectors.base import Detector
+from ..metrics.perturbation import perturbation_norms
 
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 BUDGET_TOLERANCE = 1e-5
-# What each threat model is, for the sanity checks (benchmark/sanity.py) and the tables.
-KINDS = ("single_step", "iterative", "minimum_norm", "query", "transfer", "ensemble")
+
+
+class AttackKind(StrEnum):
+    """What threat model an attack is: the sanity checks compare kinds, the tables group by them."""
+
+    SINGLE_STEP = "single_step"
+    ITERATIVE = "iterative"
+    MINIMUM_NORM = "minimum_norm"
+    QUERY = "query"  # black box: scores only
+    TRANSFER = "transfer"  # black box: crafted on a surrogate
+    ENSEMBLE = "ensemble"  # the worst case over member attacks
+
+    @property
+    def white_box(self) -> bool:
+        """Uses the target's gradients alone (an ensemble may hold black-box members)."""
+        return self in (AttackKind.SINGLE_STEP, AttackKind.ITERATIVE, AttackKind.MINIMUM_NORM)
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in AttackKind)
 # backend -> (importable module, what to install); "native" is dfbench's own code
 BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "torchattacks": ("torchattacks", "torchattacks"),
@@ -47,13 +66,15 @@ class Attack:
     """
 
     name: ClassVar[str]
-    kind: ClassVar[str] = "iterative"
+    kind: ClassVar[AttackKind] = AttackKind.ITERATIVE
     norms: ClassVar[tuple[str, ...]] = NORMS
     backends: ClassVar[tuple[str, ...]] = ("native",)
     # True when x_adv does not depend on the detector attacked (transfer): crafted once per grid
     target_independent: ClassVar[bool] = False
+    # True when one run serves every eps of a grid entry (:meth:`sweep`): a cascade, a minimum-norm attack
+    sweeps: ClassVar[bool] = False
 
-    def __init__(self, *, eps: float, norm: Norm = "linf", backend: str = "native", seed: int = 0) -> None:
+    def __init__(self, *, eps: float, norm: str = "linf", backend: str = "native", seed: int = 0) -> None:
         if norm not in self.norms:
             raise ValueError(f"{self.name} supports norms {', '.join(self.norms)}, not {norm!r}")
         if backend not in self.backends:
@@ -72,6 +93,10 @@ class Attack:
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each of ``eps_values`` (ascending) from one run; for attacks with ``sweeps``."""
+        raise NotImplementedError(f"{self.name} does not sweep")
 
     def prepare(self, resolve: Resolver) -> None:
         """Get the other detectors this attack needs (a transfer attack's surrogate).
@@ -167,12 +192,6 @@ def numpy_seeded(seed: int) -> Iterator[None]:
 
 def _cuda_devices(x: Tensor) -> list[int]:
     return [x.device.index or 0] if x.is_cuda else []
-
-
-def perturbation_norms(x: Tensor, x_adv: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-sample L-inf and L2 norms of ``x_adv - x``, each ``(N,)``."""
-    delta = (x_adv - x).flatten(1)
-    return delta.abs().amax(1), delta.norm(dim=1)
 
 
 def check_budget(x: Tensor, x_adv: Tensor, eps: float, norm: str) -> Tensor:

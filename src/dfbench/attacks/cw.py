@@ -30,7 +30,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, check_budget, project, register_attack
+from .base import Attack, AttackKind, check_budget, project, register_attack
 
 BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art": _art.cw_l2,
             "foolbox": _foolbox.cw_l2}
@@ -38,7 +38,8 @@ BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art":
 
 class CWL2(Attack):
     name = "cw"
-    kind = "minimum_norm"
+    kind = AttackKind.MINIMUM_NORM
+    sweeps = True
     norms = ("l2",)
     backends = tuple(BACKENDS)
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, register_attack
+from .base import Attack, AttackKind, register_attack
 
 BACKENDS = {"torchattacks": _torchattacks.fgsm, "art": _art.fgsm, "foolbox": _foolbox.fgsm,
             "native": _native.fgsm}
@@ -23,7 +23,7 @@ BACKENDS = {"torchattacks": _torchattacks.fgsm, "art": _art.fgsm, "foolbox": _fo
 
 class FGSM(Attack):
     name = "fgsm"
-    kind = "single_step"
+    kind = AttackKind.SINGLE_STEP
     norms = ("linf",)
     backends = tuple(BACKENDS)
 

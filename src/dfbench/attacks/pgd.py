@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, register_attack
+from .base import Attack, AttackKind, register_attack
 
 BACKENDS = {"torchattacks": _torchattacks.pgd, "art": _art.pgd, "foolbox": _foolbox.pgd, "native": _native.pgd}
 LOSSES = ("ce", "margin")
@@ -29,7 +29,7 @@ LOSSES = ("ce", "margin")
 
 class PGD(Attack):
     name = "pgd"
-    kind = "iterative"
+    kind = AttackKind.ITERATIVE
     backends = tuple(BACKENDS)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0,

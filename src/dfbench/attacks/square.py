@@ -22,12 +22,12 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _torchattacks
-from .base import Attack, register_attack
+from .base import Attack, AttackKind, register_attack
 
 
 class Square(Attack):
     name = "square"
-    kind = "query"
+    kind = AttackKind.QUERY
     backends = ("torchattacks",)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0,

@@ -26,14 +26,14 @@ from typing import Any
 from torch import Tensor
 
 from ..detectors.base import Detector, detectors
-from .base import BACKEND_MODULES, Attack, Resolver, attacks, register_attack
+from .base import BACKEND_MODULES, Attack, AttackKind, Resolver, attacks, register_attack
 
 DEFAULT_BASE = "pgd"
 
 
 class Transfer(Attack):
     name = "transfer"
-    kind = "transfer"
+    kind = AttackKind.TRANSFER
     backends = (*BACKEND_MODULES, "native")
     target_independent = True
 
@@ -44,13 +44,14 @@ class Transfer(Attack):
         if base == self.name:
             raise ValueError("a transfer attack's base cannot be another transfer attack")
         self.base = attacks.create(base, eps=eps, norm=norm, backend=backend, seed=seed, **base_params)
-        if self.base.kind in ("query", "ensemble"):
+        if self.base.kind in (AttackKind.QUERY, AttackKind.ENSEMBLE):
             raise ValueError(f"base {base!r} is a {self.base.kind} attack; use a white-box one (fgsm, pgd, ...)")
+        self.surrogate: Detector | None
         if isinstance(surrogate, Detector):
             self.surrogate_name, self.surrogate = type(surrogate).__name__, surrogate
         else:
             detectors.get(surrogate)  # unknown name -> one-line error now
-            self.surrogate_name, self.surrogate = surrogate, None
+            self.surrogate_name, self.surrogate = surrogate, None  # resolved by prepare()
         if surrogate_seed is not None and (isinstance(surrogate_seed, bool) or int(surrogate_seed) < 0):
             raise ValueError(f"surrogate_seed must be a non-negative integer, got {surrogate_seed!r}")
         self.surrogate_seed = None if surrogate_seed is None else int(surrogate_seed)
@@ -58,6 +59,18 @@ class Transfer(Attack):
     def params(self) -> dict[str, Any]:
         seed = {} if self.surrogate_seed is None else {"surrogate_seed": self.surrogate_seed}
         return {"surrogate": self.surrogate_name, **seed, "base": self.base.name, **self.base.params()}
+
+    @staticmethod
+    def matrix_labels(params: dict[str, Any], backend: str) -> tuple[str, str]:
+        """The transfer matrix's row labels of a cell with these recorded ``params``: the surrogate
+        (``custom_cnn (seed 1)``) and the attack run on it (``pgd (torchattacks) steps=10``)."""
+        surrogate = str(params.get("surrogate", "unknown surrogate"))
+        if "surrogate_seed" in params:
+            surrogate += f" (seed {params['surrogate_seed']})"
+        own = {k: v for k, v in params.items() if k not in ("surrogate", "surrogate_seed", "base")}
+        crafted = " ".join([f"{params.get('base', DEFAULT_BASE)} ({backend})",
+                            *(f"{k}={v}" for k, v in sorted(own.items()))])
+        return surrogate, crafted
 
     def prepare(self, resolve: Resolver) -> None:
         if self.surrogate is None:

@@ -29,12 +29,13 @@ import torch
 from torch import Tensor
 
 from ..detectors.base import Detector
-from .base import Attack, attacks, check_budget, register_attack
+from .base import Attack, AttackKind, attacks, check_budget, register_attack
 
 
 class WorstCase(Attack):
     name = "worst_case"
-    kind = "ensemble"
+    kind = AttackKind.ENSEMBLE
+    sweeps = True
     backends = ("cascade",)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "cascade", seed: int = 0,

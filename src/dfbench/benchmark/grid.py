@@ -38,94 +38,16 @@ from typing import Any
 
 from ..attacks import attacks, create_attack
 from ..data import SPLITS, datasets
-from ..defenses import create_defense, defend
-from ..detectors import Detector, detectors
+from ..detectors import detectors
 from ..detectors.autocast import PRECISIONS
 from ..errors import ConfigError
-from ..train.trained import describe_training, training_config
+from ..train.trained import training_config
+from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 TOP_KEYS = {"name", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
 DEFENSE_KEYS = {"chain", "eot_samples", "detectors"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
-
-
-@dataclass(frozen=True)
-class DetectorSpec:
-    name: str
-    weights: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)  # a training-time defense (train.training_config)
-
-    @property
-    def training_name(self) -> str:
-        return describe_training(training_config(self.training, 0))
-
-
-@dataclass(frozen=True)
-class AttackSpec:
-    name: str
-    norm: str
-    backend: str
-    eps: tuple[float, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    sweeps: bool = False  # the attack runs all its eps values as one cascade (Attack.sweep)
-
-
-@dataclass(frozen=True)
-class DefenseSpec:
-    """A chain of preprocessing defenses, in the order the input travels."""
-
-    chain: tuple[tuple[str, dict[str, Any]], ...]
-    eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
-    detectors: tuple[str, ...] = ()  # the detectors it wraps; () = every detector of the grid
-
-    def build(self, detector: Detector) -> Detector:
-        """Fresh defense layers around ``detector``."""
-        return defend(detector, *(create_defense(name, **params) for name, params in self.chain))
-
-    @property
-    def name(self) -> str:
-        return " -> ".join(create_defense(name, **params).describe() for name, params in self.chain)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One cell: a detector, undefended or behind a defense chain attacked naively or
-    adaptively, under one attack at one epsilon."""
-
-    detector: DetectorSpec
-    attack: AttackSpec
-    eps: float
-    defense: DefenseSpec | None = None
-    adaptive: bool = False
-
-    def spec(self, grid: Grid) -> dict[str, Any]:
-        return {
-            "detector": self.detector.name, "detector_params": self.detector.params,
-            "training": self.detector.training_name,
-            "defenses": self.defense.name if self.defense else "", "adaptive": self.adaptive,
-            "defense_params": [self.defense.chain, self.defense.eot_samples] if self.defense else None,
-            "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
-            "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
-            "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
-            "batch_size": grid.batch_size,  # random starts are drawn per batch
-            **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
-            **({"precision": grid.precision} if grid.precision != "float32" else {}),
-        }
-
-    def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:
-        """Identity of the cell's result: same key, same numbers."""
-        payload = {**self.spec(grid), "weights": weights_sha256, "data": dataset_fingerprint}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
-
-    def seed(self, grid: Grid) -> int:
-        """The attack's seed: from the grid seed and the attack's specification only, so it does
-        not depend on the order cells run in, and every detector and epsilon of one attack entry
-        draws the same random numbers (transfer examples crafted once serve every target)."""
-        spec = {"attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
-                "attack_params": self.attack.params, "seed": grid.seed}
-        return int(hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8], 16)
 
 
 @dataclass(frozen=True)
@@ -179,6 +101,40 @@ class Grid:
                 cells = [Cell(detector, a, eps, *view) for eps in a.eps]
                 units.extend([cells] if a.sweeps else [[c] for c in cells])
         return units
+
+
+def _check_precision(precision: Any, where: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+                          + (" (float16 flushes small input gradients to zero: attacks would stall)"
+                             if precision == "float16" else ""))
+    return str(precision)
+
+
+def override(grid: Grid, *, detector_names: list[str] | None = None, dataset: str | None = None,
+             data_root: str | Path | None = None, precision: str | None = None,
+             max_samples: int | None = None) -> Grid:
+    """The grid with what a command line or an API call changes: plain ``detector_names`` instead
+    of the grid's, another ``dataset`` (its own parameters dropped) and/or ``data_root``, the
+    ``precision``, the first ``max_samples`` samples. Checked as a grid file is."""
+    if detector_names:
+        for name in detector_names:
+            detectors.get(name)
+        grid = replace(grid, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector_names)))
+    if dataset is not None or data_root is not None:
+        params = dict(grid.data_params) if dataset in (None, grid.dataset) else {}
+        if data_root is not None:
+            params["root"] = str(data_root)
+        name = dataset or grid.dataset
+        datasets.get(name)
+        grid = replace(grid, dataset=name, data_params=params)
+    if precision is not None:
+        grid = replace(grid, precision=_check_precision(precision, "--precision"))
+    if max_samples is not None:
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise ConfigError(f"--max-samples must be >= 1, got {max_samples}")
+        grid = replace(grid, max_samples=max_samples)
+    return grid
 
 
 def parse_eps(value: Any, where: str) -> float:
@@ -291,11 +247,7 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         raise ConfigError(f"{where} [data]: max_samples must be a positive integer, got {max_samples!r}")
     seed = doc.get("seed", 0)
     batch_size = doc.get("batch_size", 64)
-    precision = doc.get("precision", "float32")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
-                          + (" (float16 flushes small input gradients to zero: attacks would stall)"
-                             if precision == "float16" else ""))
+    precision = _check_precision(doc.get("precision", "float32"), f"{where}: precision")
     for key, value in (("seed", seed), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
@@ -347,7 +299,7 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
                                   f"{image_size} images in [0, 1] ({math.sqrt(3) * image_size:.4g})")
         atts.append(AttackSpec(name, attack.norm, attack.backend, eps,
                                {k: v for k, v in params.items() if k not in ("norm", "backend")},
-                               sweeps=hasattr(attack, "sweep")))
+                               sweeps=attack.sweeps))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
     defs = tuple(_parse_defense(entry, f"{where} defenses[{i}]", dets, image_size)

@@ -119,7 +119,8 @@ def attack_pipeline(detector: Detector, files: list[tuple[Path, int]], attack: A
         faced = [i for i, b in enumerate(clean_boxes) if b is not None]  # frames MTCNN found a face in, clean
         result.frames += len(faced)
         result.frames_face_lost += sum(new[i] is None for i in faced)
-        result.frames_box_moved += sum(new[i] is not None and iou(new[i], clean_boxes[i]) < IOU_MOVED for i in faced)
+        result.frames_box_moved += sum(b is not None and c is not None and iou(b, c) < IOU_MOVED
+                                       for b, c in ((new[i], clean_boxes[i]) for i in faced))
         if all(b is None for b in new):
             result.samples_face_lost += 1
             result.adv_correct_end_to_end += int(label == 0)  # nothing to score: a fake goes unflagged
@@ -137,16 +138,13 @@ def pipeline_on_grid(detector_name: str, grid, cache_dir: Path, attack: str, eps
     from ..attacks import create_attack
     from ..data import create_dataset
     from ..errors import DfbenchError
-    from ..train import trained_detector
+    from .prepare import load_trained
 
     data = create_dataset(grid.dataset, **grid.dataset_kwargs())
     if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
         raise DfbenchError(f"dataset {grid.dataset!r} has no video or image files with MTCNN face crops to attack "
                            "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
-    entry = grid.detector_spec(detector_name)  # the grid's weights, training and parameters, as `run` uses
-    trained = trained_detector(detector_name, grid.dataset, grid.image_size, cache_dir, seed=grid.seed,
-                               weights=entry.weights, training=entry.training, data_params=grid.data_params,
-                               modality=data.modality, **entry.params)
+    trained = load_trained(grid, grid.detector_spec(detector_name), cache_dir, data)  # as `run` evaluates it
     the_attack = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)
     if the_attack.norm != "linf":
         raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..attacks import create_attack
+from ..attacks import AttackKind, create_attack
 from ..attacks._native import margin
 from ..detectors.base import Detector
 
@@ -33,8 +33,8 @@ TOLERANCE_SAMPLES = 2
 ZERO_GRADIENT_SHARE = 0.1   # flag when more samples than this have an all-zero input gradient
 LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
 LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
-WHITE_BOX = ("single_step", "iterative", "minimum_norm")  # not ensembles: they may hold black-box members
-BLACK_BOX = {"transfer": "transfer_beats_white_box", "query": "black_box_beats_white_box"}
+WHITE_BOX = tuple(k.value for k in AttackKind if k.white_box)  # not ensembles: they may hold black-box members
+BLACK_BOX = {AttackKind.TRANSFER: "transfer_beats_white_box", AttackKind.QUERY: "black_box_beats_white_box"}
 SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "attack", "backend",
           "norm", "attack_params"]
 ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "norm", "eps"]
@@ -118,8 +118,8 @@ def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
             if pd.notna(prev) and r.adv_acc > prev + r.tol:
                 flags[r.key].add("not_monotone_in_eps")
     for _, row in records.groupby(ROW, dropna=False):
-        single = row[row.attack_kind == "single_step"].adv_acc.min()
-        for r in row[row.attack_kind == "iterative"].itertuples():
+        single = row[row.attack_kind == AttackKind.SINGLE_STEP].adv_acc.min()
+        for r in row[row.attack_kind == AttackKind.ITERATIVE].itertuples():
             if r.adv_acc > single + r.tol:
                 flags[r.key].add("iterative_weaker_than_single_step")
         white = row[row.attack_kind.isin(WHITE_BOX)].adv_acc.min()

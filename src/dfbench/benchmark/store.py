@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..errors import DfbenchError
+from ..metrics.cell import METRIC_NAMES, undefined_metrics
 
-SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision and frame_*_acc (2 to 4 migrate in place)
+SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision (2 to 4 migrate in place)
 ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''",
-                 "precision": "TEXT NOT NULL DEFAULT 'float32'", "frame_clean_acc": "REAL", "frame_adv_acc": "REAL"}
+                 "precision": "TEXT NOT NULL DEFAULT 'float32'"}
+# A metric declared after a store was written is a NULL column there (undefined for old cells):
+# metric columns are added on open, in any store of the current schema.
 
 
 @dataclass(frozen=True)
 class CellRecord:
-    """One grid cell's result. Numbers are numbers; NaN (undefined) is stored as NULL."""
+    """One grid cell's result: what was evaluated, how, and its numbers (``metrics``, one per
+    declared metric of :data:`dfbench.metrics.METRICS`; NaN, undefined, is stored as NULL)."""
 
     key: str
     status: str  # "ok" | "failed"
@@ -34,7 +39,7 @@ class CellRecord:
     defenses: str  # the preprocessing chain, "" if none
     adaptive: int  # 1: attacked through the defenses' BPDA/EOT gradient paths; 0: naively (or undefended)
     attack: str
-    attack_kind: str  # single_step | iterative | minimum_norm | query | transfer | ensemble
+    attack_kind: str  # an AttackKind value: single_step | iterative | minimum_norm | query | transfer | ensemble
     backend: str
     norm: str
     eps: float
@@ -45,23 +50,6 @@ class CellRecord:
     image_size: int
     n_samples: int
     threshold: float
-    clean_acc: float
-    clean_auc: float
-    clean_precision: float
-    clean_recall: float
-    clean_f1: float
-    adv_acc: float
-    adv_auc: float
-    adv_precision: float
-    adv_recall: float
-    adv_f1: float
-    evasion_rate: float
-    linf_mean: float
-    linf_max: float
-    l2_mean: float
-    l2_max: float
-    ssim_mean: float
-    psnr_mean: float  # over the samples the attack changed (dB)
     seconds: float
     seed: int
     grid: str
@@ -72,14 +60,18 @@ class CellRecord:
     check_flags: str = ""  # sanity flags from comparing cells; rewritten after every run
     batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
     data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
-    precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16/float16 under autocast
-    # Video only (NaN for images): accuracy over single frames, each adversarial frame judged on its own
-    frame_clean_acc: float = math.nan
-    frame_adv_acc: float = math.nan
+    precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16 under autocast
+    metrics: dict[str, float] = field(default_factory=undefined_metrics)
+
+    def row(self) -> dict[str, Any]:
+        """The record as one flat row of the ``cells`` table."""
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "metrics"}
+        return {**row, **{name: self.metrics.get(name, math.nan) for name in METRIC_NAMES}}
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
-COLUMNS = [f.name for f in fields(CellRecord)]
+_FIELDS = [f for f in fields(CellRecord) if f.name != "metrics"]
+COLUMNS = [*(f.name for f in _FIELDS), *METRIC_NAMES]
 
 
 def _ddl() -> str:
@@ -88,7 +80,7 @@ def _ddl() -> str:
         constraint = " PRIMARY KEY" if f.name == "key" else " NOT NULL" if sql_type != "REAL" else ""
         return f"{f.name} {sql_type}{constraint}"
 
-    cols = ",\n  ".join(column(f) for f in fields(CellRecord))
+    cols = ",\n  ".join([*(column(f) for f in _FIELDS), *(f"{name} REAL" for name in METRIC_NAMES)])
     return f"""
 CREATE TABLE IF NOT EXISTS cells (
   {cols},
@@ -120,23 +112,24 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version in (2, 3, 4):  # idempotent: a crash mid-migration is repaired on the next open
-                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
-                with self.conn:
-                    for name, sql in ADDED_COLUMNS.items():
-                        if name not in columns:
-                            self.conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {sql}")
-                    self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                version = SCHEMA_VERSION
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 2, 3, 4, SCHEMA_VERSION):
                 raise DfbenchError(f"results store {self.path} has schema {version}; this dfbench reads "
                                    f"{SCHEMA_VERSION} (use a new --out directory; the old one is kept)")
-            with self.conn:
+            with self.conn:  # idempotent: a crash mid-migration is repaired on the next open
                 self.conn.executescript(_ddl())
+                self._add_missing_columns()
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise DfbenchError(f"cannot open results store {self.path}: {exc} "
                                "(is the results directory writable?)") from None
+
+    def _add_missing_columns(self) -> None:
+        """Columns of a store of schema 2 to 4, and metrics declared since the store was written."""
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
+        wanted = {**ADDED_COLUMNS, **dict.fromkeys(METRIC_NAMES, "REAL")}
+        for name, sql in wanted.items():
+            if name not in columns:
+                self.conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {sql}")
 
     def close(self) -> None:
         self.conn.close()
@@ -146,7 +139,7 @@ class Store:
 
     def put(self, record: CellRecord, labels=None, clean_scores=None, adv_scores=None) -> None:
         """Write one cell and its per-sample scores atomically (replacing a failed attempt)."""
-        row = asdict(record)
+        row = record.row()
         placeholders = ", ".join("?" for _ in COLUMNS)
         try:
             with self.conn:
@@ -171,7 +164,7 @@ class Store:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 
     def records(self, status: str | None = "ok") -> pd.DataFrame:
-        query, args = "SELECT * FROM cells", ()
+        query, args = "SELECT * FROM cells", tuple[str, ...]()
         if status is not None:
             query, args = query + " WHERE status = ?", (status,)
         return pd.read_sql_query(query + " ORDER BY detector, attack, norm, eps", self.conn, params=args)

@@ -12,6 +12,7 @@ this project's torch and numpy, so it is installed with ``pip install --no-deps`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,7 @@ class FaceCropper:
 
     def __init__(self, settings: CropSettings) -> None:
         self.settings = settings
-        self._detector = None
+        self._detector: Any = None  # facenet-pytorch's MTCNN, built on first use
 
     def boxes(self, frames: Tensor, name: str = "input") -> list[tuple[float, float, float, float] | None]:
         """The most prominent face box ``(x0, y0, x1, y1)`` per frame, or None."""
@@ -68,7 +69,7 @@ class FaceCropper:
             found, _ = self._detector.detect(frames.permute(0, 2, 3, 1).numpy())
         except (ValueError, RuntimeError, IndexError) as exc:  # facenet's own failures on odd inputs
             raise MediaError(f"{name}: face detection failed ({type(exc).__name__}: {exc})") from None
-        return [None if b is None else tuple(float(v) for v in b[0]) for b in found]
+        return [None if b is None else (float(b[0][0]), float(b[0][1]), float(b[0][2]), float(b[0][3])) for b in found]
 
     def __call__(self, frames: Tensor, name: str) -> tuple[Tensor, int]:
         """Crops and the number of frames that borrowed a neighbour's box (see module doc)."""

@@ -110,7 +110,8 @@ def build_gan_faces(image_size: int, seed: int, cache_dir: str) -> ImageDataset:
         real, fake = _views(reals, real_ids[name], views, g), _views(fakes, fake_ids[name], views, g)
         images = camera(torch.cat([real, fake]), g)
         labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))]).long()
-        sources = torch.cat([real_ids[name].repeat_interleave(views), N_SOURCES + fake_ids[name].repeat_interleave(views)])
+        sources = torch.cat([real_ids[name].repeat_interleave(views),
+                             N_SOURCES + fake_ids[name].repeat_interleave(views)])
         perm = torch.randperm(len(labels), generator=g)
         splits[name] = Split(images[perm].contiguous(), labels[perm], sources[perm])
     return ImageDataset("gan_faces", splits, fingerprint(f"gan_faces-v1-{image_size}-{seed}", splits),

@@ -80,9 +80,10 @@ def read_image(path: Path) -> Tensor:
             with Image.open(path) as img:
                 _check_size(path, img.height, img.width)
                 img.load()
+                converted: Image.Image = img
                 if img.mode not in ("L", "RGB", "RGBA", "I", "I;16", "I;16B", "I;16L"):
-                    img = img.convert("RGBA" if "A" in img.getbands() or img.mode == "P" else "RGB")
-                array = to_rgb(np.array(img), img.mode)
+                    converted = img.convert("RGBA" if "A" in img.getbands() or img.mode == "P" else "RGB")
+                array = to_rgb(np.array(converted), converted.mode)
     except MediaError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -100,7 +101,7 @@ def read_video(path: Path, frames: int, sampling: str = "uniform") -> Tensor:
     wanted = sample_indices(total, frames, sampling) if total else []
     kept = _decode(path, set(wanted))
     if total == 0 or len(kept) < len(set(wanted)):  # no count in the header, or truncated
-        total = _decode(path, set(), count_only=True)  # type: ignore[assignment]
+        total = _count_frames(path)
         if not total:
             raise MediaError(f"{path}: no decodable video frames")
         wanted = sample_indices(total, frames, sampling)
@@ -132,8 +133,17 @@ def _frame_count(path: Path) -> int:
         return int(container.streams.video[0].frames or 0)
 
 
-def _decode(path: Path, wanted: set[int], count_only: bool = False) -> dict[int, np.ndarray] | int:
-    """Decode in order, keeping the ``wanted`` frames as ``(H, W, 3)`` arrays (or counting all)."""
+def _decode(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+    """Decode in order, keeping the ``wanted`` frames as ``(H, W, 3)`` arrays."""
+    return _decoded(path, wanted, count_only=False)[0]
+
+
+def _count_frames(path: Path) -> int:
+    """The frames that really decode (a truncated file has fewer than its header says)."""
+    return _decoded(path, set(), count_only=True)[1]
+
+
+def _decoded(path: Path, wanted: set[int], count_only: bool) -> tuple[dict[int, np.ndarray], int]:
     import av
 
     kept: dict[int, np.ndarray] = {}
@@ -148,4 +158,4 @@ def _decode(path: Path, wanted: set[int], count_only: bool = False) -> dict[int,
                     break
         except av.error.FFmpegError as exc:  # a damaged tail: keep what decoded, the caller re-samples
             log.warning("%s: decoding stopped after %d frames (%s)", path, count, exc)
-    return count if count_only else kept
+    return kept, count

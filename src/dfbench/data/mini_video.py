@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .base import ImageDataset, Split, fingerprint, register_dataset
 from .fakes import photometric, random_affine, self_blend, uniform, upsample_artifacts
-from .mini import SPLIT_SOURCES, _source_ids, lfw_faces
+from .mini import _source_ids, lfw_faces
 
 CLIPS_PER_SOURCE = {"train": 4, "val": 2, "test": 2}  # real clips per source; as many fakes
 

@@ -3,14 +3,15 @@ file. Training-time defenses (adversarial training, distillation) produce weight
 see ``dfbench.train``."""
 
 from . import bit_depth, gaussian_blur, jpeg, median_filter, random_resize_pad  # noqa: F401  (registration)
-from .base import Defense, attack_view, chain_name, defend, defenses, register_defense
+from .base import Defense, GradientPath, attack_view, chain_name, defend, defenses, register_defense
 from .bit_depth import BitDepth
 from .gaussian_blur import GaussianBlur
 from .jpeg import Jpeg
 from .median_filter import MedianFilter
 from .random_resize_pad import RandomResizePad
 
-__all__ = ["BitDepth", "Defense", "GaussianBlur", "Jpeg", "MedianFilter", "RandomResizePad", "attack_view",
+__all__ = ["BitDepth", "Defense", "GaussianBlur", "GradientPath", "Jpeg", "MedianFilter", "RandomResizePad",
+           "attack_view",
            "chain_name", "create_defense", "defend", "defenses", "register_defense"]
 
 

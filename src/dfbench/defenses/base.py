@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any, ClassVar
 
 import torch
@@ -25,6 +26,14 @@ from torch import Tensor
 
 from .._registry import Registry
 from ..detectors.base import Detector
+
+
+class GradientPath(Enum):
+    """The gradient an adaptive attack takes through a defense (Athalye, Carlini & Wagner 2018)."""
+
+    ITSELF = "itself"  # differentiable (almost everywhere): the transform's own gradient
+    BPDA = "bpda"  # no useful gradient (a codec, a rounding): the identity in the backward pass
+    EOT = "eot"  # randomized: the mean over random draws
 
 
 class Defense(Detector):
@@ -38,7 +47,12 @@ class Defense(Detector):
     """
 
     modalities: ClassVar[tuple[str, ...]] = ("image", "video")
-    randomized: ClassVar[bool] = False  # draws random numbers at inference: attacked with EOT
+    gradient_path: ClassVar[GradientPath] = GradientPath.ITSELF  # what an adaptive attack differentiates
+
+    @property
+    def randomized(self) -> bool:
+        """Draws random numbers at inference: adaptive attacks take EOT over its draws."""
+        return self.gradient_path is GradientPath.EOT
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +69,7 @@ class Defense(Detector):
         return self
 
     @property
-    def threshold(self) -> float:  # the decision is the inner detector's
+    def threshold(self) -> float:  # type: ignore[override]  # the decision is the inner detector's
         return self.inner.threshold if self.inner is not None else 0.5
 
     def params(self) -> dict[str, Any]:
@@ -125,10 +139,11 @@ def defend(detector: Detector, *layers: Defense) -> Detector:
 
 def layers_of(detector: Detector) -> list[Defense]:
     """The defenses wrapped around a detector, outermost first."""
-    out = []
-    while isinstance(detector, Defense):
-        out.append(detector)
-        detector = detector.inner
+    out: list[Defense] = []
+    layer: Detector | None = detector
+    while isinstance(layer, Defense):
+        out.append(layer)
+        layer = layer.inner
     return out
 
 

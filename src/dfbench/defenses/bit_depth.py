@@ -10,11 +10,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import Defense, bpda, check_number, register_defense
+from .base import Defense, GradientPath, bpda, check_number, register_defense
 
 
 class BitDepth(Defense):
     """Each channel quantized to ``bits`` bits (1-8)."""
+
+    gradient_path = GradientPath.BPDA
 
     def __init__(self, bits: int = 4) -> None:
         super().__init__()

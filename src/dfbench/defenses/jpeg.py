@@ -12,11 +12,13 @@ import torch
 from torch import Tensor
 from torchvision.io import decode_jpeg, encode_jpeg
 
-from .base import Defense, bpda, check_number, no_gradient, register_defense
+from .base import Defense, GradientPath, bpda, check_number, no_gradient, register_defense
 
 
 class Jpeg(Defense):
     """JPEG at ``quality`` (1-100) through torchvision's libjpeg codec, at inference."""
+
+    gradient_path = GradientPath.BPDA
 
     def __init__(self, quality: int = 75) -> None:
         super().__init__()

@@ -19,7 +19,7 @@ class MedianFilter(Defense):
 
     def __init__(self, size: int = 3) -> None:
         super().__init__()
-        self.size = check_number(size, "size", 3, 9, integer=True)
+        self.size = int(check_number(size, "size", 3, 9, integer=True))
         if self.size % 2 == 0:
             raise ValueError(f"size must be odd, got {size}")
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Defense, check_number, register_defense
+from .base import Defense, GradientPath, check_number, register_defense
 
 
 class RandomResizePad(Defense):
@@ -22,7 +22,7 @@ class RandomResizePad(Defense):
     """
 
     modalities = ("image",)
-    randomized = True
+    gradient_path = GradientPath.EOT
 
     def __init__(self, scale: float = 1.15) -> None:
         super().__init__()

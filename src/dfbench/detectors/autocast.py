@@ -34,7 +34,7 @@ class Autocast(Detector):
         self.training = inner.training  # this module only: never change the inner mode
 
     @property
-    def threshold(self) -> float:  # type: ignore[override]
+    def threshold(self) -> float:
         return self.inner.threshold
 
     @threshold.setter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +25,9 @@ class Detector(nn.Module):
         - output: ``(N, 2)`` logits, class 0 = real, class 1 = fake
     """
 
-    modality: ClassVar[Literal["image", "video"]] = "image"
+    modality: Literal["image", "video"] = "image"  # wrappers take their inner detector's
+    mean: Tensor
+    std: Tensor
     # P(fake) at or above which the detector calls a sample fake; calibrated on clean
     # validation data when trained (the checkpoint card), 0.5 otherwise.
     threshold: float = 0.5

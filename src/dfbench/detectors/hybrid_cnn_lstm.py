@@ -92,5 +92,6 @@ def _factory(variant: Variant):
     return make
 
 
-for _i, _variant in enumerate(("simple", "dropout", "residual")):
+_VARIANTS: tuple[Variant, ...] = ("simple", "dropout", "residual")
+for _i, _variant in enumerate(_VARIANTS):
     register_detector(f"hybrid_cnn_lstm_model{_i}")(_factory(_variant))

@@ -39,7 +39,8 @@ def load_entries(root: Path) -> list[dict]:
     root = Path(root)
     if not root.is_dir():
         raise EntryError(f"leaderboard root {root} is not a folder")
-    entries, seen = [], {}
+    entries: list[dict] = []
+    seen: dict[tuple, Path] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != SITE and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
             entry = read_entry(path)

@@ -9,12 +9,17 @@ sample count or dataset, and a sanity flag the baseline did not have fail too.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from scipy.stats import binomtest
 
-from .entry import EntryError, validate_entry, write_json
+from ..benchmark.driver import Progress, run_grid
+from ..benchmark.grid import Grid, load_grid
+from ..benchmark.store import Store
+from ..errors import DfbenchError
+from .entry import EntryError, entries_from_store, validate_entry, write_json
 from .table import eps_label
 
 BASELINE_KIND = "dfbench-baseline"
@@ -118,3 +123,73 @@ def read_baseline(path: Path) -> dict:
 def write_baseline(path: Path, grid: str, grid_sha256: str, entries: list[dict]) -> None:
     """Write the baseline atomically (a failed write keeps the old one)."""
     write_json(Path(path), {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": entries})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    grid: str
+    cells: int
+    entries: int
+    findings: list[Finding]  # empty after an update
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.failed]
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """A validated `dfbench check`: the grid to re-run and the baseline to compare with (None: update)."""
+
+    baseline_path: Path
+    grid_name: str
+    grid: Grid
+    baseline: dict | None
+    update: bool
+    confidence: float
+    out: Path | None
+
+
+def plan_check(baseline: Path, grid: str | None = None, update: bool = False, confidence: float = 0.95,
+               out: Path | None = None) -> CheckPlan:
+    """Every check of a `dfbench check` before any compute: options, the baseline, the grid."""
+    if not 0.5 <= confidence < 1:
+        raise DfbenchError(f"--confidence must be in [0.5, 1), got {confidence}")
+    if update:  # the existing baseline only suggests the grid; a broken one is simply replaced
+        try:
+            base = read_baseline(baseline) if baseline.exists() else None
+        except DfbenchError:
+            base = None
+    else:
+        base = read_baseline(baseline)
+    if out is not None and (out / "results.sqlite").exists():
+        raise DfbenchError(f"{out / 'results.sqlite'} exists; `check` re-runs into a new folder (a resumed store would "
+                           "compare old numbers)")
+    grid_name = grid or (base["grid"] if base else "quick")
+    spec = load_grid(grid_name)
+    if base and not update and spec.sha256 != base["grid_sha256"]:
+        raise DfbenchError(f"grid {grid_name} is not the one the baseline was made with (sha256 {spec.sha256[:12]}... "
+                           f"vs {base['grid_sha256'][:12]}...); re-baseline with --update")
+    return CheckPlan(baseline, grid_name, spec, base, update, confidence, out)
+
+
+def run_check(plan: CheckPlan, cache_dir: Path, progress: Progress | None = None) -> CheckResult:
+    """Re-run the plan's seeded grid into a fresh store and compare every number with the
+    baseline; with ``update``, rewrite the baseline from the re-run instead."""
+    out = plan.out
+    with tempfile.TemporaryDirectory(prefix="dfbench-check-") as tmp:
+        store = Store((out or Path(tmp)) / "results.sqlite")
+        try:
+            summary = run_grid(plan.grid, store, cache_dir, progress)
+            if summary.failed:
+                raise DfbenchError(f"{summary.failed} of {summary.total} cells failed; see {store.path}" if out else
+                                   f"{summary.failed} of {summary.total} cells failed (rerun with --out DIR to keep "
+                                   "the errors)")
+            entries = entries_from_store(store, flags_allowed=True)
+        finally:
+            store.close()
+    if plan.update or plan.baseline is None:
+        write_baseline(plan.baseline_path, plan.grid_name, plan.grid.sha256, entries)
+        return CheckResult(plan.grid_name, summary.total, len(entries), [])
+    findings = compare(plan.baseline["entries"], entries, plan.confidence)
+    return CheckResult(plan.grid_name, summary.total, len(entries), findings)

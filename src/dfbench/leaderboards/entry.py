@@ -6,7 +6,7 @@ mode, norm and epsilon, every cell's numbers, its sanity flags and the provenanc
 trust or reproduce it. Entries live at ``leaderboards/<dataset>/<name>.json`` and are
 validated against ``entry.schema.json`` (JSON Schema 2020-12) on every read and write.
 
-Robust accuracy follows the evaluation protocol (DESIGN.md §3): per sample, the worst case
+Robust accuracy follows the evaluation protocol (docs/protocol.md): per sample, the worst case
 over every attack run at that norm and epsilon, made monotone in epsilon (a sample fooled at
 eps1 counts as fooled at every eps2 > eps1), and a sample misclassified clean is never robust,
 so robust accuracy is at most the clean accuracy.
@@ -28,9 +28,12 @@ import jsonschema
 import numpy as np
 import pandas as pd
 
+from ..attacks.base import KINDS
 from ..benchmark.sanity import with_precision
 from ..benchmark.store import Store
-from ..errors import DfbenchError
+from ..errors import CheckpointError, DfbenchError
+from ..metrics import ENTRY_METRICS
+from ..train.checkpoint import verify_weights as check_weights_file
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
 SCHEMA_VERSION = 1
@@ -45,7 +48,15 @@ class EntryError(DfbenchError):
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+    """entry.schema.json with each cell's attack kinds and metric fields added from their declarations."""
+    doc = json.loads(SCHEMA_PATH.read_text())
+    cell = doc["properties"]["cells"]["items"]
+    cell["properties"]["attack_kind"] = {"enum": list(KINDS)}
+    for m in ENTRY_METRICS:
+        cell["properties"][m.name] = m.entry_schema()
+        if m.entry == "required":
+            cell["required"].append(m.name)
+    return doc
 
 
 def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
@@ -150,10 +161,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "cells": [{"attack_mode": attack_mode(defenses, c.adaptive), "attack": c.attack,
                        "attack_kind": c.attack_kind, "backend": c.backend, "norm": c.norm, "eps": float(c.eps),
                        "params": json.loads(c.attack_params), "seed": int(c.seed),
-                       "adv_acc": _number(c.adv_acc), "adv_auc": _number(c.adv_auc),
-                       "evasion_rate": _number(c.evasion_rate), "linf_max": _number(c.linf_max),
-                       "l2_mean": _number(c.l2_mean), "ssim_mean": _number(c.ssim_mean),
-                       "psnr_mean": _number(c.psnr_mean)}
+                       **{m.name: _number(getattr(c, m.name)) for m in ENTRY_METRICS}}
                       for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples()],
             "flags": _flags(group),
             "flags_allowed": flags_allowed,
@@ -207,9 +215,7 @@ def read_entry(path: Path) -> dict:
 
 
 def verify_weights(entry: dict, folder: Path) -> None:
-    """If the entry names its weights file, its sha256 must match the entry's."""
-    from ..train.checkpoint import sha256_file
-
+    """If the entry names its weights file (inside the leaderboard), its sha256 must be the entry's."""
     if "weights_file" not in entry:
         return
     folder = Path(folder).resolve()
@@ -217,15 +223,10 @@ def verify_weights(entry: dict, folder: Path) -> None:
     if not path.is_relative_to(folder.parent):
         raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} lies outside the "
                          "leaderboard folder")
-    if not path.is_file():
-        raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} not found")
     try:
-        digest = sha256_file(path)
-    except OSError as exc:
-        raise EntryError(f"entry {entry['name']!r}: cannot read {path}: {exc.strerror}") from None
-    if digest != entry["weights_sha256"]:
-        raise EntryError(f"entry {entry['name']!r}: {path} has sha256 {digest[:12]}..., the entry says "
-                         f"{entry['weights_sha256'][:12]}... (not the weights that were evaluated)")
+        check_weights_file(path, entry["weights_sha256"], f"entry {entry['name']!r}")
+    except CheckpointError as exc:
+        raise EntryError(f"entry {entry['name']!r}: {exc}") from None
 
 
 def entry_path(root: Path, entry: dict) -> Path:

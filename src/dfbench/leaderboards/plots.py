@@ -41,7 +41,8 @@ def robustness_curves(entries: list[dict], path: Path) -> Path | None:
         return None
     data = pd.DataFrame(rows).drop_duplicates()
     norms = [n for n in ("linf", "l2") if n in set(data.norm)]
-    grid = sns.relplot(data=data, x="eps", y="acc", hue="detector", col="norm", col_order=norms, kind="line", marker="o",
+    grid = sns.relplot(data=data, x="eps", y="acc", hue="detector", col="norm", col_order=norms, kind="line",
+                       marker="o",
                        facet_kws={"sharex": False}, height=3.6, aspect=1.2)
     grid.set_axis_labels("epsilon", "robust accuracy (worst case)")
     grid.set(ylim=(0, 1))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..attacks.transfer import DEFAULT_BASE
+from ..attacks import AttackKind
+from ..attacks.transfer import Transfer
 from ..errors import DfbenchError
 
 HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
@@ -77,12 +78,6 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
                   "flags"]].reset_index(drop=True)
 
 
-def _base_label(backend: str, params: dict) -> str:
-    """``pgd (torchattacks) steps=10``: the base attack run on the surrogate and its own parameters."""
-    own = {k: v for k, v in params.items() if k not in ("surrogate", "surrogate_seed", "base")}
-    return " ".join([f"{params.get('base', DEFAULT_BASE)} ({backend})", *(f"{k}={v}" for k, v in sorted(own.items()))])
-
-
 def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
     """Accuracy of each target under examples crafted on each surrogate.
 
@@ -95,12 +90,10 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
             continue
         target = e["detector"] + (f" {e['training']}" if e["training"] else "")
         for c in e["cells"]:
-            if c["attack_kind"] != "transfer":
+            if c["attack_kind"] != AttackKind.TRANSFER:
                 continue
-            p = c["params"]
-            surrogate = str(p.get("surrogate", "unknown surrogate"))
-            cells.append({"surrogate": surrogate + (f" (seed {p['surrogate_seed']})" if "surrogate_seed" in p else ""),
-                          "attack": _base_label(c["backend"], p), "eps_label": eps_label(c["norm"], c["eps"]),
+            surrogate, crafted = Transfer.matrix_labels(c["params"], c["backend"])
+            cells.append({"surrogate": surrogate, "attack": crafted, "eps_label": eps_label(c["norm"], c["eps"]),
                           "eps": c["eps"], "norm": c["norm"], "target": target, "adv_acc": c["adv_acc"],
                           "dataset": e["dataset"]["name"]})
     if not cells:

@@ -115,7 +115,7 @@ def load_weights(detector: Detector, path: Path) -> str:
         detector.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
-                              f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
+                              f"{lines[1].strip() if len(lines := str(exc).splitlines()) > 1 else exc}") from None
     return digest
 
 
@@ -123,3 +123,33 @@ def cache_path(cache_dir: Path, detector: str, dataset: str, image_size: int, se
     """Where the trained-on-first-use checkpoint of a detector lives."""
     suffix = f"_{tag}" if tag else ""
     return Path(cache_dir) / detector / f"{dataset}{image_size}_seed{seed}{suffix}.safetensors"
+
+
+def default_cache_dir() -> Path:
+    """Trained checkpoints live here: $DFBENCH_CACHE, else ~/.cache/dfbench/checkpoints."""
+    env = os.environ.get("DFBENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "dfbench" / "checkpoints"
+
+
+def find_weights(sha256: str, cache_dir: Path) -> Path | None:
+    """The checkpoint in ``cache_dir`` whose card names ``sha256`` (verify it with :func:`verify_weights`)."""
+    for path in sorted(Path(cache_dir).rglob("*.safetensors")) if Path(cache_dir).is_dir() else ():
+        card = read_card(path)
+        if card is not None and card.sha256 == sha256:
+            return path
+    return None
+
+
+def verify_weights(path: Path, sha256: str, what: str) -> None:
+    """The one weights check: ``path`` is a readable file whose sha256 is ``sha256``; else a
+    CheckpointError that names ``what`` was evaluated with those weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} not found")
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise CheckpointError(f"weights file {path}: cannot read: {exc.strerror}") from None
+    if digest != sha256:
+        raise CheckpointError(f"weights file {path} has sha256 {digest[:12]}..., not {sha256[:12]}...: not the "
+                              f"weights {what} was evaluated with")

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..attacks import create_attack
-from ..benchmark.metrics import best_threshold, classification_metrics
 from ..data.base import Split
 from ..detectors.base import Detector
 from ..device import to_device
+from ..metrics import best_threshold, classification_metrics
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import torch
 from ..data import create_dataset
 from ..detectors import Detector, create_detector
 from ..detectors.per_frame import PerFrame, for_modality
+from ..errors import ConfigError
 from .checkpoint import Card, cache_path, load_weights, read_card, save_checkpoint
 from .fit import TrainConfig, fit
 
@@ -155,3 +156,15 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     threshold = card.threshold if card is not None else 0.5
     detector.threshold = threshold
     return Trained(detector.eval(), path, digest, threshold, card)
+
+
+def train_into_cache(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
+                     training: dict[str, Any] | None = None, out: Path | None = None) -> tuple[Card, Path]:
+    """Train detector ``name`` with the ``training`` recipe (a grid's ``training = {...}`` keys)
+    into ``out``, or into the cache path a grid with that recipe selects. Returns its card and path."""
+    try:
+        config = training_config(training, seed)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    path = out or cache_path(cache_dir, name, dataset, image_size, seed, checkpoint_tag({}, config))
+    return train_detector(name, dataset, image_size, path, config), path

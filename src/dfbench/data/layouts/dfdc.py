@@ -23,7 +23,8 @@ from ..files import Item, hash_split, register_layout
 @register_layout("dfdc")
 def dfdc(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     """DFDC parts under ROOT, labels from each part's metadata.json (see module doc)."""
-    files = sorted(root.glob("*/metadata.json")) + ([root / "metadata.json"] if (root / "metadata.json").is_file() else [])
+    top = [root / "metadata.json"] if (root / "metadata.json").is_file() else []
+    files = sorted(root.glob("*/metadata.json")) + top
     if not files:
         raise ConfigError(f"DFDC: no metadata.json in {root} or its part folders (dfdc_train_part_N/)")
     items, missing = [], []

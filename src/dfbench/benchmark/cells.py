@@ -1,0 +1,108 @@
+"""A cell's identity: what is evaluated (detector, defenses, attack, eps) and its key and seed.
+
+A cell is one detector, undefended or behind a defense chain attacked naively or adaptively,
+under one attack at one epsilon, on one grid's data. Its key hashes its whole specification
+(:meth:`Cell.spec`) with the weights' sha256 and the dataset fingerprint: same key, same
+numbers, so a stored key is never run again. The attack's seed derives from the attack's own
+specification only (docs/protocol.md, "Seeds").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..defenses import create_defense, defend
+from ..detectors import Detector
+from ..train.trained import describe_training, training_config
+
+if TYPE_CHECKING:
+    from .grid import Grid
+
+# The fields of Cell.spec that name the target (the detector and its defenses). A
+# target-independent attack (transfer) crafts one set of examples per spec without them.
+TARGET_FIELDS = ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params")
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    weights: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # a training-time defense (train.training_config)
+
+    @property
+    def training_name(self) -> str:
+        return describe_training(training_config(self.training, 0))
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    name: str
+    norm: str
+    backend: str
+    eps: tuple[float, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    sweeps: bool = False  # the attack runs all its eps values as one cascade (Attack.sweep)
+
+
+@dataclass(frozen=True)
+class DefenseSpec:
+    """A chain of preprocessing defenses, in the order the input travels."""
+
+    chain: tuple[tuple[str, dict[str, Any]], ...]
+    eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
+    detectors: tuple[str, ...] = ()  # the detectors it wraps; () = every detector of the grid
+
+    def build(self, detector: Detector) -> Detector:
+        """Fresh defense layers around ``detector``."""
+        return defend(detector, *(create_defense(name, **params) for name, params in self.chain))
+
+    @property
+    def name(self) -> str:
+        return " -> ".join(create_defense(name, **params).describe() for name, params in self.chain)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: a detector, undefended or behind a defense chain attacked naively or
+    adaptively, under one attack at one epsilon."""
+
+    detector: DetectorSpec
+    attack: AttackSpec
+    eps: float
+    defense: DefenseSpec | None = None
+    adaptive: bool = False
+
+    def spec(self, grid: Grid) -> dict[str, Any]:
+        return {
+            "detector": self.detector.name, "detector_params": self.detector.params,
+            "training": self.detector.training_name,
+            "defenses": self.defense.name if self.defense else "", "adaptive": self.adaptive,
+            "defense_params": [self.defense.chain, self.defense.eot_samples] if self.defense else None,
+            "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
+            "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
+            "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
+            "batch_size": grid.batch_size,  # random starts are drawn per batch
+            **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
+            **({"precision": grid.precision} if grid.precision != "float32" else {}),
+        }
+
+    def target_free_spec(self, grid: Grid) -> str:
+        """The spec without the target's fields, as a string: one per set of transfer examples."""
+        return json.dumps({k: v for k, v in self.spec(grid).items() if k not in TARGET_FIELDS}, sort_keys=True)
+
+    def key(self, grid: Grid, weights_sha256: str, dataset_fingerprint: str) -> str:
+        """Identity of the cell's result: same key, same numbers."""
+        payload = {**self.spec(grid), "weights": weights_sha256, "data": dataset_fingerprint}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+    def seed(self, grid: Grid) -> int:
+        """The attack's seed: from the grid seed and the attack's specification only, so it does
+        not depend on the order cells run in, and every detector and epsilon of one attack entry
+        draws the same random numbers (transfer examples crafted once serve every target)."""
+        spec = {"attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
+                "attack_params": self.attack.params, "seed": grid.seed}
+        return int(hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8], 16)

@@ -1,0 +1,61 @@
+"""Run a grid: plan -> prepare -> execute -> store. What `dfbench run` and `dfbench check` call.
+
+Resumable: a cell whose key is already in the store is skipped, and each cell is written in
+one transaction, so a run killed at any moment continues where it stopped. No work is
+repeated: detectors and surrogates are trained or loaded here, once, before any job; workers
+share clean scores per detector and defense, the sanity probe per view, transfer examples per
+surrogate, and a worst-case ensemble attacks a sample fooled at a smaller eps no more. A job
+that raises is stored as failed (with its error) and retried by the next run; the rest of the
+grid goes on. After every run the cross-cell sanity checks are recomputed over the whole store.
+See docs/architecture.md for the stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .executors import Executor, InProcess
+from .grid import Grid
+from .jobs import RunSummary
+from .plan import plan
+from .prepare import load_for_grid, train_surrogates
+from .sanity import check_cells
+from .store import Store
+
+Progress = Callable[[int, str], None]  # (cells just finished or skipped, what)
+
+
+def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | None = None,
+             executor: Executor | None = None, device: torch.device = torch.device("cpu")) -> RunSummary:
+    """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
+
+    ``on_progress(n, description)`` is called as cells finish or are skipped. The executor
+    (default: in this process) runs the jobs on ``device``; records are written here, one cell
+    per transaction, as they stream back.
+    """
+    progress = on_progress or (lambda n, desc: None)
+    summary = RunSummary(total=len(grid.cells()))
+    prepared = load_for_grid(grid, Path(cache_dir), device)
+    summary.inputs_skipped = len(prepared.data.skipped)
+    work = plan(grid, store.done_keys(), prepared)
+    summary.skipped = work.skipped
+    progress(work.skipped, "already done")
+    for out in work.untrainable:
+        store.put(out.record)
+    summary.failed += len(work.untrainable)
+    progress(len(work.untrainable), "untrainable detectors")
+    if work.jobs:
+        train_surrogates(grid, Path(cache_dir), prepared.data, device)
+    for job, outputs in (executor or InProcess()).run(work.jobs, grid, Path(cache_dir), prepared.trained, device):
+        for out in outputs:
+            store.put(out.record, out.labels, out.clean_scores, out.adv_scores)
+            if out.record.status == "ok":
+                summary.ran += 1
+            else:
+                summary.failed += 1
+        progress(len(outputs), job.label)
+    store.set_check_flags(check_cells(store.records()))
+    return summary

@@ -1,0 +1,54 @@
+"""`dfbench submit`: a run's results -> leaderboard entries, all of them checked before any is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..benchmark.store import Store
+from ..errors import DfbenchError
+from ..train.checkpoint import find_weights, verify_weights
+from .entry import check_new_entry, entries_from_store, safe_name, write_entry
+
+
+def attach_weights(entry: dict, weights: Path | None, cache_dir: Path, root: Path) -> None:
+    """The weights ``entry`` was computed with (``weights``, else found in ``cache_dir`` by its
+    sha256) must hash to its ``weights_sha256``; a file inside ``root`` is named in the entry."""
+    path = weights or find_weights(entry["weights_sha256"], cache_dir)
+    if path is None:
+        raise DfbenchError(f"{entry['detector']}: no weights with sha256 {entry['weights_sha256'][:12]}... in "
+                           f"{cache_dir}; pass --weights PATH")
+    verify_weights(path, entry["weights_sha256"], entry["detector"])
+    folder = (root / entry["dataset"]["name"]).resolve()
+    if path.resolve().is_relative_to(root.resolve()):  # publishable with the leaderboard: name it
+        entry["weights_file"] = os.path.relpath(path.resolve(), folder)
+
+
+def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None = None, name: str | None = None,
+           weights: Path | None = None, allow_flags: bool = False, replace: bool = False) -> list[Path]:
+    """Write one entry per detector x training x defenses x weights of the results in ``out``;
+    every check (flags, weights, names, duplicates) passes before the first write."""
+    path = out / "results.sqlite"
+    if not path.is_file():
+        raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
+    store = Store(path)
+    try:
+        entries = entries_from_store(store, flags_allowed=allow_flags)
+    finally:
+        store.close()
+    if detectors:
+        entries = [e for e in entries if e["detector"] in detectors]
+    if not entries:
+        raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detectors)}" if detectors else ""))
+    if name is not None:
+        if len(entries) != 1:
+            raise DfbenchError(f"--name names one entry, but {len(entries)} would be submitted; select one with "
+                               "--detector")
+        entries[0]["name"] = safe_name(name, "--name")
+    for entry in entries:
+        if entry["flags"] and not allow_flags:
+            raise DfbenchError(f"{entry['name']} has sanity flags ({', '.join(entry['flags'])}); fix the detector or "
+                               "pass --allow-flags (the flags stay on the entry)")
+        attach_weights(entry, weights, cache_dir, root)
+        check_new_entry(root, entry, replace=replace)
+    return [write_entry(root, entry, replace=replace) for entry in entries]
