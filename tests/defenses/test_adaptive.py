@@ -2,8 +2,8 @@
 
 import pytest
 
+from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.grid import load_grid
-from dfbench.benchmark.runner import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.errors import ConfigError
 from dfbench.leaderboards import entries_from_store, leaderboard
