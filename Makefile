@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dfbench-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test check bench
+.PHONY: install run test lint check bench
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/mypy
 
 check: $(STAMP)
 	$(BIN)/dfbench check --baseline baselines/quick-mini.json

@@ -1,7 +1,7 @@
 """Adapter overhead: each library's PGD-10 called directly vs through dfbench's adapter.
 
 "direct" is the library as a careful user calls it: the model in eval mode with its
-parameters frozen (otherwise ART and Foolbox also compute weight gradients: DESIGN.md §7),
+parameters frozen (otherwise ART and Foolbox also compute weight gradients: docs/architecture.md, "Attack backends"),
 every parameter given; "direct, unfrozen" is the same call on a model whose parameters
 still require gradients. dfbench adds the frozen context, seeding, the threshold view,
 ART's numpy round trip and the budget check. Target: dfbench / direct time <= 1.10.
