@@ -50,3 +50,24 @@ def test_best_threshold_maximizes_balanced_accuracy():
     assert classification_metrics(scores, labels, t)["acc"] == 1.0
     # when 0.5 is among the best it is kept
     assert best_threshold(torch.tensor([0.1, 0.9]), torch.tensor([0, 1])) == 0.5
+
+
+def test_median_linf_of_successful_perturbations_against_numpy():
+    """Declared once in metrics/cell.py; here against numpy's median over the broken samples."""
+    import numpy as np
+
+    from dfbench.metrics import CellData, compute_metrics
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, 8, 8, generator=g)
+    x_adv = (x + (torch.rand(40, 1, 1, 1, generator=g) * 0.1) * torch.randn(40, 3, 8, 8, generator=g).sign()).clamp(0, 1)
+    labels = torch.arange(40) % 2
+    clean = torch.where(labels == 1, 0.9, 0.1) + 0.05 * torch.rand(40, generator=g)
+    adv = torch.where(torch.rand(40, generator=g) < 0.5, 1 - clean, clean)
+    out = compute_metrics(CellData(x, x_adv, labels, clean, adv, threshold=0.5))
+    broken = (((clean >= 0.5).long() == labels) & ((adv >= 0.5).long() != labels)).numpy()
+    linf = (x_adv - x).flatten(1).abs().amax(1).numpy()
+    assert 5 < broken.sum() < 35
+    assert out["linf_median_success"] == pytest.approx(float(np.median(linf[broken])), rel=1e-9)
+    none = compute_metrics(CellData(x, x_adv, labels, clean, clean, threshold=0.5))  # nothing broken
+    assert np.isnan(none["linf_median_success"])

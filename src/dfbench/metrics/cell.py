@@ -102,6 +102,15 @@ def _psnr_mean(d: CellData) -> float:
     return float(psnr[changed].mean()) if changed.any() else NAN
 
 
+def _linf_median_success(d: CellData) -> float:
+    """Median L-inf norm over the samples the attack turned from right to wrong (NaN if none)."""
+    def right(scores: Tensor) -> Tensor:
+        return (scores >= d.threshold).long() == d.labels.long()
+
+    broken = right(d.clean_scores) & ~right(d.adv_scores)
+    return float(d.norms[0][broken].double().quantile(0.5)) if broken.any() else NAN
+
+
 def _frame_acc(scores: Callable[[FrameScores], Tensor]) -> Callable[[CellData], float]:
     def compute(d: CellData) -> float:
         if d.frames is None:
@@ -129,6 +138,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("l2_max", lambda d: float(d.norms[1].max()), "norm", None),
     Metric("ssim_mean", lambda d: float(d.quality[0].mean()), "real", None, entry="required"),
     Metric("psnr_mean", _psnr_mean, "real", None, entry="required"),  # dB, over the samples the attack changed
+    # how large a perturbation it took: higher means the detector gave way only to larger ones
+    Metric("linf_median_success", _linf_median_success, "norm", True, entry="optional"),
     # video only: every frame judged alone (a one-frame clip) at the clip threshold
     Metric("frame_clean_acc", _frame_acc(lambda f: f.clean), "rate", True),
     Metric("frame_adv_acc", _frame_acc(lambda f: f.adv), "rate", True),
