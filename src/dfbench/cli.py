@@ -46,6 +46,10 @@ def _setup_logging(verbose: bool) -> None:
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every training epoch.")]
 Cache = Annotated[Optional[Path], typer.Option(help="Checkpoint cache [default: $DFBENCH_CACHE or "
                                                     "~/.cache/dfbench/checkpoints].")]
+Model = Annotated[Optional[list[str]], typer.Option(help="A detector from a Python file or module: "
+                                                         "path/to/file.py:factory or package.module:factory.")]
+Weights = Annotated[Optional[Path], typer.Option(help="Weights of the one --detector or --model (safetensors, "
+                                                      "or a state dict read with weights_only=True).")]
 
 
 @app.command()
@@ -54,6 +58,8 @@ def run(
     grid: Annotated[str, typer.Option(help="A shipped grid (quick, full) or a TOML file.")] = "quick",
     out: Annotated[Path, typer.Option(help="Results directory (SQLite store and tables).")] = Path("results"),
     detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
+    model: Model = None,
+    weights: Weights = None,
     max_samples: Annotated[Optional[int], typer.Option(help="Evaluate the first N samples only.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Run on this dataset instead of the grid's (e.g. ffpp, "
                                                         "dfdc, celebdf, faces140k, folder, mini_video).")] = None,
@@ -72,13 +78,15 @@ def run(
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
     from .benchmark.driver import run_grid
     from .benchmark.executors import make_executor
-    from .benchmark.grid import load_grid, override
+    from .benchmark.grid import load_grid
+    from .benchmark.overrides import override
     from .benchmark.store import Store
     from .device import resolve_device
     from .leaderboards.report import results_tables
 
     _setup_logging(verbose)
-    spec = override(load_grid(grid), detector_names=detector, dataset=dataset, data_root=data_root,
+    spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
+                    data_root=data_root,
                     precision=precision, max_samples=max_samples)
     runner, target = make_executor(executor, workers, address), resolve_device(device)
     store = Store(out / "results.sqlite")
@@ -113,7 +121,9 @@ def _progress_bar(total: int) -> Iterator[Callable[[int, str], None]]:
 @app.command()
 @user_errors
 def explain(
-    detector: Annotated[str, typer.Argument(help="A registered image detector.")],
+    detector: Annotated[Optional[str], typer.Argument(help="A registered image detector (or --model).")] = None,
+    model: Model = None,
+    weights: Weights = None,
     grid: Annotated[str, typer.Option(help="The grid whose data and checkpoint to use.")] = "quick",
     attack: Annotated[str, typer.Option(help="The attack to explain (a registered attack).")] = "pgd",
     eps: Annotated[str, typer.Option(help="Its budget, e.g. 8/255.")] = "8/255",
@@ -126,15 +136,16 @@ def explain(
 ) -> None:
     """Grad-CAM heatmaps, clean vs adversarial side by side: one PNG per sample."""
     from .benchmark.grid import load_grid, parse_eps
+    from .benchmark.overrides import one_detector
     from .explain import explain as run_explain
 
     _setup_logging(verbose)
     if n < 1:
         raise DfbenchError(f"--n must be >= 1, got {n}")
-    spec = load_grid(grid)
+    spec = one_detector(load_grid(grid), detector, model, weights)
     params = {"steps": steps} if steps is not None else {}
-    paths = run_explain(detector, spec, cache or default_cache_dir(), out, attack, parse_eps(eps, "--eps"), n, layer,
-                        **params)
+    paths = run_explain(spec.detectors[0].name, spec, cache or default_cache_dir(), out, attack,
+                        parse_eps(eps, "--eps"), n, layer, **params)
     typer.echo(f"{len(paths)} heatmap panel(s) in {out}")
 
 
@@ -154,7 +165,8 @@ def pipeline(
 ) -> None:
     """Attack the whole pipeline: perturb full frames before MTCNN and count how often the face
     detector is thrown off, next to the detector's accuracy with fixed and re-detected crops."""
-    from .benchmark.grid import load_grid, override, parse_eps
+    from .benchmark.grid import load_grid, parse_eps
+    from .benchmark.overrides import override
     from .benchmark.pipeline import pipeline_on_grid
 
     _setup_logging(verbose)
@@ -171,7 +183,8 @@ def pipeline(
 @app.command()
 @user_errors
 def train(
-    detector: Annotated[str, typer.Argument(help="A registered detector name.")],
+    detector: Annotated[Optional[str], typer.Argument(help="A registered detector name (or --model).")] = None,
+    model: Model = None,
     dataset: Annotated[str, typer.Option(help="A registered dataset.")] = "mini",
     image_size: Annotated[int, typer.Option(help="Square input size.")] = 64,
     seed: int = 0,
@@ -191,12 +204,12 @@ def train(
     grid selects with `training = { adv = "pgd", adv_eps = "8/255" }` (or `temperature = T`).
     """
     from .benchmark.grid import parse_eps
+    from .benchmark.overrides import one_detector_name
     from .data import datasets
-    from .detectors import detectors
     from .train import train_into_cache
 
     _setup_logging(verbose)
-    detectors.get(detector)
+    detector = one_detector_name(detector, model)
     datasets.get(dataset)
     if epochs < 1:
         raise DfbenchError(f"--epochs must be >= 1, got {epochs}")
@@ -292,6 +305,8 @@ def check(
                                                    "baseline number.")] = 0.95,
     out: Annotated[Optional[Path], typer.Option(help="Keep the re-run's results here [default: a temporary "
                                                      "folder].")] = None,
+    model: Model = None,
+    weights: Weights = None,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -299,7 +314,7 @@ def check(
     from .leaderboards.check import plan_check, run_check
 
     _setup_logging(verbose)
-    plan = plan_check(baseline, grid, update, confidence, out)
+    plan = plan_check(baseline, grid, update, confidence, out, models=model, weights=weights)
     with _progress_bar(len(plan.grid.cells())) as progress:
         result = run_check(plan, cache or default_cache_dir(), progress)
     if update:

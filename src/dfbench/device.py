@@ -45,6 +45,14 @@ def place(model: nn.Module, device: torch.device) -> nn.Module:
     return model
 
 
+def module_device(model: nn.Module) -> torch.device:
+    """Where ``model`` runs: its first parameter's device, else its first buffer's, else the CPU
+    (a wrapped callable may have no parameters)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 def staged(images: Tensor, device: torch.device) -> Tensor:
     """Host tensor ready for fast copies: pinned when the device is a GPU."""
     return images.pin_memory() if device.type == "cuda" and not images.is_pinned() else images

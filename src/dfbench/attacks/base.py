@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .._registry import Registry
 from ..detectors.base import Detector
+from ..detectors.wrapped import require_detector
 from ..metrics.perturbation import perturbation_norms
 
 Norm = Literal["linf", "l2"]
@@ -109,6 +110,7 @@ class Attack:
 
         At eps 0 the ball holds ``x`` alone, which is returned without running the attack
         (several libraries refuse a zero step)."""
+        require_detector(detector, f"{type(self).__name__}.perturb")
         if self.eps == 0:
             return x.detach().clone()
         with self.attacking(detector, x) as model:

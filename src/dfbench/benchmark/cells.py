@@ -32,6 +32,8 @@ class DetectorSpec:
     weights: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # a training-time defense (train.training_config)
+    source: str = ""  # --model path/to/file.py:factory (detectors/from_file.py), registered on first use
+    source_sha256: str = ""  # of that file: part of the cell's key and record
 
     @property
     def training_name(self) -> str:
@@ -88,6 +90,7 @@ class Cell:
             "batch_size": grid.batch_size,  # random starts are drawn per batch
             **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
             **({"precision": grid.precision} if grid.precision != "float32" else {}),
+            **({"source_sha256": self.detector.source_sha256} if self.detector.source else {}),
         }
 
     def target_free_spec(self, grid: Grid) -> str:

@@ -17,7 +17,7 @@ from torch import Tensor
 from ..attacks import Attack, create_attack
 from ..data.base import Split
 from ..detectors.base import Detector
-from ..device import fitting_batch, to_device
+from ..device import fitting_batch, module_device, to_device
 from .cells import Cell
 from .grid import Grid
 from .prepare import Surrogates
@@ -31,7 +31,7 @@ def in_batches(fn: Callable[[Tensor, Tensor], Any], split: Split, batch_size: in
 
 def attack_in_batches(attack: Attack, detector: Detector, split: Split, batch_size: int) -> Tensor:
     """``x_adv`` ``(N, ...)`` of the whole split, on the CPU."""
-    device = next(detector.parameters()).device
+    device = module_device(detector)
     return torch.cat([x.cpu() for x in in_batches(lambda x, y: attack.perturb(detector, x, y), split, batch_size,
                                                   device)])
 
@@ -39,7 +39,7 @@ def attack_in_batches(attack: Attack, detector: Detector, split: Split, batch_si
 def sweep_in_batches(attack: Attack, detector: Detector, split: Split, eps: list[float],
                      batch_size: int) -> list[Tensor]:
     """``x_adv`` of the whole split at each of ``eps`` (one sweep per batch), on the CPU."""
-    device = next(detector.parameters()).device
+    device = module_device(detector)
     per_batch = in_batches(lambda x, y: attack.sweep(detector, x, y, eps), split, batch_size, device)
     return [torch.cat([b[i].cpu() for b in per_batch]) for i in range(len(eps))]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ConfigError
+from ..train.trained import Trained
 from .executors import Executor, InProcess
 from .grid import Grid
 from .jobs import RunSummary
@@ -29,16 +31,20 @@ Progress = Callable[[int, str], None]  # (cells just finished or skipped, what)
 
 
 def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | None = None,
-             executor: Executor | None = None, device: torch.device = torch.device("cpu")) -> RunSummary:
+             executor: Executor | None = None, device: torch.device = torch.device("cpu"),
+             given: dict[str, Trained] | None = None) -> RunSummary:
     """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
 
     ``on_progress(n, description)`` is called as cells finish or are skipped. The executor
     (default: in this process) runs the jobs on ``device``; records are written here, one cell
-    per transaction, as they stream back.
+    per transaction, as they stream back. ``given``: detectors handed in by name (``dfbench.evaluate``),
+    which only the in-process executor can run.
     """
     progress = on_progress or (lambda n, desc: None)
     summary = RunSummary(total=len(grid.cells()))
-    prepared = load_for_grid(grid, Path(cache_dir), device)
+    if given and executor is not None and not isinstance(executor, InProcess):
+        raise ConfigError("a model handed in runs in this process only (worker processes cannot import it)")
+    prepared = load_for_grid(grid, Path(cache_dir), device, given)
     summary.inputs_skipped = len(prepared.data.skipped)
     work = plan(grid, store.done_keys(), prepared)
     summary.skipped = work.skipped

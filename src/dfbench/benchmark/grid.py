@@ -31,6 +31,7 @@ import inspect
 import json
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -38,8 +39,9 @@ from typing import Any
 
 from ..attacks import attacks, create_attack
 from ..data import SPLITS, datasets
-from ..detectors import detectors
+from ..detectors import Detector, detectors
 from ..detectors.autocast import PRECISIONS
+from ..detectors.from_file import register_model
 from ..errors import ConfigError
 from ..train.trained import training_config
 from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
@@ -103,38 +105,12 @@ class Grid:
         return units
 
 
-def _check_precision(precision: Any, where: str) -> str:
+def check_precision(precision: Any, where: str) -> str:
     if precision not in PRECISIONS:
         raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, got {precision!r}"
                           + (" (float16 flushes small input gradients to zero: attacks would stall)"
                              if precision == "float16" else ""))
     return str(precision)
-
-
-def override(grid: Grid, *, detector_names: list[str] | None = None, dataset: str | None = None,
-             data_root: str | Path | None = None, precision: str | None = None,
-             max_samples: int | None = None) -> Grid:
-    """The grid with what a command line or an API call changes: plain ``detector_names`` instead
-    of the grid's, another ``dataset`` (its own parameters dropped) and/or ``data_root``, the
-    ``precision``, the first ``max_samples`` samples. Checked as a grid file is."""
-    if detector_names:
-        for name in detector_names:
-            detectors.get(name)
-        grid = replace(grid, detectors=tuple(DetectorSpec(n) for n in dict.fromkeys(detector_names)))
-    if dataset is not None or data_root is not None:
-        params = dict(grid.data_params) if dataset in (None, grid.dataset) else {}
-        if data_root is not None:
-            params["root"] = str(data_root)
-        name = dataset or grid.dataset
-        datasets.get(name)
-        grid = replace(grid, dataset=name, data_params=params)
-    if precision is not None:
-        grid = replace(grid, precision=_check_precision(precision, "--precision"))
-    if max_samples is not None:
-        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
-            raise ConfigError(f"--max-samples must be >= 1, got {max_samples}")
-        grid = replace(grid, max_samples=max_samples)
-    return grid
 
 
 def parse_eps(value: Any, where: str) -> float:
@@ -165,7 +141,46 @@ def _require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -
     return value
 
 
-def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size: int) -> DefenseSpec:
+DETECTOR_KEYS = {"name", "model", "weights", "training"}  # any other key is the detector's parameter
+
+
+def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_size: int) -> DetectorSpec:
+    """Check a ``[[detectors]]`` entry: a registered ``name``, or ``model = "file.py:factory"``
+    (whose factory is called once now, so that one that raises fails here, in one line)."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table")
+    source, sha = "", ""
+    if "model" in entry:
+        if "name" in entry:
+            raise ConfigError(f"{where}: give a registered 'name' or a 'model' (file.py:factory), not both")
+        source = _require(entry, "model", str, where)
+        name, sha = register_model(source)
+        detectors.create(name, input_size=(image_size, image_size),
+                         **{k: v for k, v in entry.items() if k not in DETECTOR_KEYS})
+    else:
+        name = _require(entry, "name", str, where)
+        if name not in given:
+            detectors.get(name)  # unknown name -> one-line error
+    weights = entry.get("weights")
+    if weights is not None and (not isinstance(weights, str) or not Path(weights).is_file()):
+        raise ConfigError(f"{where}: weights file {weights} does not exist")
+    training = entry.get("training", {})
+    if not isinstance(training, dict):
+        raise ConfigError(f"{where}: training must be a table, e.g. {{ adv = \"pgd\", adv_eps = \"8/255\" }}")
+    if "adv_eps" in training:
+        training = {**training, "adv_eps": parse_eps(training["adv_eps"], where)}
+    try:
+        training_config(training, 0)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: training: {exc}") from None
+    params = {k: v for k, v in entry.items() if k not in DETECTOR_KEYS}
+    if name in given and (weights or training or params):
+        raise ConfigError(f"{where}: {name} is the model handed in: it takes no weights, training or parameters")
+    return DetectorSpec(name, weights, params, training, source, sha)
+
+
+def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size: int,
+                   given: Mapping[str, Detector]) -> DefenseSpec:
     """Check a ``[[defenses]]`` entry: names, parameters, and that every detector can take it."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -186,7 +201,8 @@ def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size:
                        tuple(only))
     for d in (d for d in dets if not only or d.name in only):
         try:  # every layer built (checks its parameters) on every detector it wraps (checks the modality)
-            spec.build(detectors.create(d.name, input_size=(image_size, image_size), **d.params))
+            spec.build(given[d.name] if d.name in given else
+                       detectors.create(d.name, input_size=(image_size, image_size), **d.params))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except ValueError as exc:
@@ -229,8 +245,9 @@ def _check_dataset_params(dataset: str, params: dict[str, Any], where: str) -> N
                           f"allowed: {', '.join(allowed)}")
 
 
-def parse_grid(doc: dict, where: str = "grid") -> Grid:
-    """Validate a parsed grid document; every error names the offending entry."""
+def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | None = None) -> Grid:
+    """Validate a parsed grid document; every error names the offending entry. ``given``:
+    detectors handed in by name (``dfbench.evaluate``), not looked up in the registry."""
     _check_keys(doc, TOP_KEYS, where)
     data = _require(doc, "data", dict, where)
     dataset = _require(data, "dataset", str, f"{where} [data]")
@@ -247,32 +264,13 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
         raise ConfigError(f"{where} [data]: max_samples must be a positive integer, got {max_samples!r}")
     seed = doc.get("seed", 0)
     batch_size = doc.get("batch_size", 64)
-    precision = _check_precision(doc.get("precision", "float32"), f"{where}: precision")
+    precision = check_precision(doc.get("precision", "float32"), f"{where}: precision")
     for key, value in (("seed", seed), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
 
-    dets = []
-    for i, entry in enumerate(_require(doc, "detectors", list, where)):
-        w = f"{where} detectors[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{w}: expected a table")
-        name = _require(entry, "name", str, w)
-        detectors.get(name)  # unknown name -> one-line error
-        weights = entry.get("weights")
-        if weights is not None and not Path(weights).is_file():
-            raise ConfigError(f"{w}: weights file {weights} does not exist")
-        training = entry.get("training", {})
-        if not isinstance(training, dict):
-            raise ConfigError(f"{w}: training must be a table, e.g. {{ adv = \"pgd\", adv_eps = \"8/255\" }}")
-        if "adv_eps" in training:
-            training = {**training, "adv_eps": parse_eps(training["adv_eps"], w)}
-        try:
-            training_config(training, 0)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{w}: training: {exc}") from None
-        params = {k: v for k, v in entry.items() if k not in ("name", "weights", "training")}
-        dets.append(DetectorSpec(name, weights, params, training))
+    dets = [parse_detector(entry, f"{where} detectors[{i}]", given or {}, image_size)
+            for i, entry in enumerate(_require(doc, "detectors", list, where))]
     if not dets:
         raise ConfigError(f"{where}: no detectors")
     names = [(d.name, json.dumps(d.params, sort_keys=True), json.dumps(d.training, sort_keys=True), d.weights)
@@ -302,7 +300,7 @@ def parse_grid(doc: dict, where: str = "grid") -> Grid:
                                sweeps=attack.sweeps))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
-    defs = tuple(_parse_defense(entry, f"{where} defenses[{i}]", dets, image_size)
+    defs = tuple(_parse_defense(entry, f"{where} defenses[{i}]", dets, image_size, given or {})
                  for i, entry in enumerate(doc.get("defenses", [])))
     if len({d.name for d in defs}) != len(defs):
         raise ConfigError(f"{where}: a defense chain is listed twice")

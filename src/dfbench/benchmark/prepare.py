@@ -20,6 +20,7 @@ from ..attacks import create_attack
 from ..data import create_dataset
 from ..data.base import ImageDataset
 from ..detectors.base import Detector
+from ..detectors.from_file import register_model
 from ..device import place
 from ..errors import ConfigError
 from ..train.trained import Trained, trained_detector
@@ -51,7 +52,10 @@ def check_video_attacks(grid: Grid) -> None:
 def load_trained(grid: Grid, spec: DetectorSpec, cache_dir: Path, data: ImageDataset,
                  device: torch.device | None = None, seed: int | None = None) -> Trained:
     """``spec``'s detector as `dfbench run` evaluates it on ``grid``: its weights file, or the
-    cached checkpoint (trained on ``device`` on a miss or when ``data`` changed since). On the CPU."""
+    cached checkpoint (trained on ``device`` on a miss or when ``data`` changed since). On the CPU.
+    A detector from a file (``spec.source``) is registered first, in whichever process runs this."""
+    if spec.source:
+        register_model(spec.source)
     return trained_detector(spec.name, grid.dataset, grid.image_size, cache_dir,
                             seed=grid.seed if seed is None else seed,
                             weights=Path(spec.weights) if spec.weights else None, training=spec.training,
@@ -103,14 +107,19 @@ class Prepared:
     untrainable: dict[str, str] = field(default_factory=dict)  # repr(DetectorSpec) -> why it failed
 
 
-def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu")) -> Prepared:
-    """Train (on ``device``) or load every detector of ``grid`` (surrogates: :func:`train_surrogates`).
-    A detector that cannot be trained (it raises, or breaks the interface) is listed in
-    ``untrainable`` with the reason; the others go on."""
+def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
+                  given: dict[str, Trained] | None = None) -> Prepared:
+    """Train (on ``device``) or load every detector of ``grid`` (surrogates: :func:`train_surrogates`);
+    ``given``: detectors handed in by name, used as they are. A detector that cannot be trained
+    (it raises, or breaks the interface) is listed in ``untrainable`` with the reason; the
+    others go on."""
     data = load_data(grid)
     prepared = Prepared(data, len(data[grid.split].head(grid.max_samples)),
                         json.dumps(data.info, sort_keys=True) if data.info else "")
     for spec in grid.detectors:
+        if given and spec.name in given:
+            prepared.trained[repr(spec)] = given[spec.name]
+            continue
         try:
             prepared.trained[repr(spec)] = load_trained(grid, spec, cache_dir, data, device)
         except CELL_ERRORS as exc:

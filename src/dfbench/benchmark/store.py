@@ -20,7 +20,7 @@ from ..metrics.cell import METRIC_NAMES, undefined_metrics
 
 SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision (2 to 4 migrate in place)
 ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''",
-                 "precision": "TEXT NOT NULL DEFAULT 'float32'"}
+                 "precision": "TEXT NOT NULL DEFAULT 'float32'", "detector_source": "TEXT NOT NULL DEFAULT ''"}
 # A metric declared after a store was written is a NULL column there (undefined for old cells):
 # metric columns are added on open, in any store of the current schema.
 
@@ -61,6 +61,7 @@ class CellRecord:
     batch_size: int = 0  # the batch the cell ran with: the grid's, or less after a GPU out-of-memory
     data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
     precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16 under autocast
+    detector_source: str = ""  # a detector from a file: "path/to/file.py:factory@<sha256 of the file>"
     metrics: dict[str, float] = field(default_factory=undefined_metrics)
 
     def row(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .._registry import Registry
 from ..detectors.base import Detector
+from ..detectors.wrapped import require_detector
 
 
 class GradientPath(Enum):
@@ -132,6 +133,7 @@ class EOT(Detector):
 
 def defend(detector: Detector, *layers: Defense) -> Detector:
     """Attach defenses to ``detector`` in reading order: ``defend(d, A, B)`` is A -> B -> d."""
+    require_detector(detector, "defend()")
     for layer in reversed(layers):
         detector = layer.attach(detector)
     return detector

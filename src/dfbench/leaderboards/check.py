@@ -17,6 +17,7 @@ from scipy.stats import binomtest
 
 from ..benchmark.driver import Progress, run_grid
 from ..benchmark.grid import Grid, load_grid
+from ..benchmark.overrides import override
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 from .entry import EntryError, entries_from_store, validate_entry, write_json
@@ -151,8 +152,9 @@ class CheckPlan:
 
 
 def plan_check(baseline: Path, grid: str | None = None, update: bool = False, confidence: float = 0.95,
-               out: Path | None = None) -> CheckPlan:
-    """Every check of a `dfbench check` before any compute: options, the baseline, the grid."""
+               out: Path | None = None, models: list[str] | None = None, weights: Path | None = None) -> CheckPlan:
+    """Every check of a `dfbench check` before any compute: options, the baseline, the grid
+    (its detectors replaced by ``models``, file.py:factory, with ``weights``, when given)."""
     if not 0.5 <= confidence < 1:
         raise DfbenchError(f"--confidence must be in [0.5, 1), got {confidence}")
     if update:  # the existing baseline only suggests the grid; a broken one is simply replaced
@@ -166,7 +168,7 @@ def plan_check(baseline: Path, grid: str | None = None, update: bool = False, co
         raise DfbenchError(f"{out / 'results.sqlite'} exists; `check` re-runs into a new folder (a resumed store would "
                            "compare old numbers)")
     grid_name = grid or (base["grid"] if base else "quick")
-    spec = load_grid(grid_name)
+    spec = override(load_grid(grid_name), models=models, weights=weights)
     if base and not update and spec.sha256 != base["grid_sha256"]:
         raise DfbenchError(f"grid {grid_name} is not the one the baseline was made with (sha256 {spec.sha256[:12]}... "
                            f"vs {base['grid_sha256'][:12]}...); re-baseline with --update")

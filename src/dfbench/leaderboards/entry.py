@@ -146,6 +146,8 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "name": default_name(detector, training, defenses, weights, precision),
             "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
             **({"precision": precision} if precision != "float32" else {}),
+            **({"detector_source": _joined(group.detector_source)}
+               if "detector_source" in group and group.detector_source.fillna("").any() else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
                         "image_size": int(first.image_size), "n_samples": int(first.n_samples)},
             "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),

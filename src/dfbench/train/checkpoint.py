@@ -10,17 +10,16 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .. import __version__
 from ..detectors.base import Detector
+from ..detectors.public.layout import key_diff, looks_like, read_checkpoint
 from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -102,20 +101,21 @@ def load_weights(detector: Detector, path: Path) -> str:
     card = read_card(path)
     if card is not None and card.sha256 != digest:
         raise CheckpointError(f"checkpoint {path} does not match the sha256 in its card (file changed?)")
-    try:
-        if path.suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
-        raise CheckpointError(f"checkpoint {path} could not be read: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict):
+    layout = getattr(detector, "layout", None)  # a public project's checkpoint (detectors/public)
+    state = layout.read(path) if layout is not None else read_checkpoint(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")
+    expected, found = set(detector.state_dict()), set(state)
+    if expected != found:
+        hint = looks_like(found, layout.root if layout is not None else "")
+        raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
+                              f"{key_diff(expected, found)}{hint}")
     try:
         detector.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # same keys, other shapes: another width or input size
+        shapes = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
         raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
-                              f"{lines[1].strip() if len(lines := str(exc).splitlines()) > 1 else exc}") from None
+                              f"{shapes[0] if shapes else str(exc).splitlines()[0]}") from None
     return digest
 
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from ..attacks import create_attack
 from ..data.base import Split
 from ..detectors.base import Detector
-from ..device import to_device
+from ..device import module_device, to_device
 from ..metrics import best_threshold, classification_metrics
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def predict_scores(detector: Detector, images: Tensor, batch_size: int = 128) ->
 def _in_eval_batches(detector: Detector, fn: Callable[[Tensor], Tensor], images: Tensor, batch_size: int) -> Tensor:
     """``fn`` over ``images`` in batches, with ``detector`` in eval mode and no gradients."""
     detector.eval()
-    device = next(detector.parameters()).device
+    device = module_device(detector)
     with torch.no_grad():
         return torch.cat([fn(to_device(images[i:i + batch_size], device)).cpu()
                           for i in range(0, len(images), batch_size)])
@@ -116,7 +116,7 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
     train = draw(0)
     torch.manual_seed(config.seed)
     g = torch.Generator().manual_seed(config.seed)
-    device = next(detector.parameters()).device
+    device = module_device(detector)
     opt = torch.optim.Adam(detector.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=2)
     counts = torch.bincount(train.labels, minlength=2).float()

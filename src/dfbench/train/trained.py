@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Trained:
     detector: Detector
-    weights_path: Path
+    weights_path: Path | None  # None: a model handed in (dfbench.evaluate), not read from a file
     weights_sha256: str
     threshold: float
     card: Card | None
@@ -168,3 +168,22 @@ def train_into_cache(name: str, dataset: str, image_size: int, cache_dir: Path, 
         raise ConfigError(str(exc)) from None
     path = out or cache_path(cache_dir, name, dataset, image_size, seed, checkpoint_tag({}, config))
     return train_detector(name, dataset, image_size, path, config), path
+
+
+def load_detector(name: str, weights: str | Path | None = None, input_size: int | tuple[int, int] | None = None,
+                  threshold: float | None = None) -> Detector:
+    """Registered detector ``name`` with ``weights`` from disk (its own checkpoint layout for the
+    public detectors: ``deepfakebench_xception``, ``sbi_efficientnet_b4``, ...), in eval mode.
+
+    The threshold is the card's when the weights have one, else ``threshold``, else 0.5 (the
+    public projects' own decision: argmax, or a sigmoid at 0.5). ``input_size``: the side (or
+    (H, W)) it is fed; a public detector defaults to its project's.
+    """
+    size = (input_size, input_size) if isinstance(input_size, int) else input_size
+    detector = create_detector(name, **({"input_size": tuple(size)} if size is not None else {}))
+    card = None
+    if weights is not None:
+        load_weights(detector, Path(weights))
+        card = read_card(Path(weights))
+    detector.threshold = card.threshold if card is not None else 0.5 if threshold is None else float(threshold)
+    return detector.eval()

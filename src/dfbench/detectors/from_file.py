@@ -1,0 +1,88 @@
+"""A detector from a Python file or module, with no package and no entry point: ``--model``.
+
+``path/to/file.py:factory`` or ``package.module:factory``: the factory returns a Detector, or an
+``nn.Module`` (taken as RGB in [0, 1] -> two logits, fake = 1; a model with other conventions
+returns ``dfbench.wrap(model, mean=..., ...)``). It is registered under ``<stem>.<factory>``,
+and its source's sha256 travels with every record and entry made with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Detector, detectors
+from .wrapped import wrap
+
+_LOADED: dict[str, tuple[str, str]] = {}  # source -> (registered name, sha256 of its file)
+
+
+def _import(source: str) -> tuple[Callable[..., Any], Path | None]:
+    path: Path | None
+    target, sep, attr = source.rpartition(":")
+    if not sep or not target or not attr.isidentifier():
+        raise ConfigError(f"--model {source!r}: expected path/to/file.py:factory or package.module:factory")
+    try:
+        if target.endswith(".py"):
+            path = Path(target).resolve()
+            if not path.is_file():
+                raise ConfigError(f"--model {source!r}: no such file {path}")
+            name = f"dfbench_model_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ConfigError(f"--model {source!r}: {path} cannot be imported as a Python file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclasses and pickling look modules up by name
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+            file = getattr(module, "__file__", None)
+            path = Path(file) if file else None
+    except ConfigError:
+        raise
+    except Exception as exc:  # the user's code failed to import: its message, on one line
+        raise ConfigError(f"--model {source!r}: importing it raised {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"--model {source!r}: {target} has no callable {attr!r}")
+    return factory, path
+
+
+def register_model(source: str) -> tuple[str, str]:
+    """Register the factory named by ``source`` (once) and return its detector name and the
+    sha256 of its source file."""
+    if source in _LOADED:
+        return _LOADED[source]
+    factory, path = _import(source)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
+    stem = path.stem if path is not None and source.rpartition(":")[0].endswith(".py") else \
+        source.rpartition(":")[0]
+    name = re.sub(r"[^A-Za-z0-9_.]", "_", f"{stem}.{source.rpartition(':')[2]}")
+    takes_size = "input_size" in inspect.signature(factory).parameters or any(
+        p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+
+    def make(input_size: tuple[int, int] = (64, 64), **kwargs: Any) -> Detector:
+        try:
+            made = factory(input_size=input_size, **kwargs) if takes_size else factory(**kwargs)
+        except Exception as exc:  # the user's factory failed: its message, on one line
+            raise ConfigError(f"--model {source!r}: the factory raised {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        try:
+            return wrap(made, input_size=input_size)
+        except TypeError as exc:
+            raise ConfigError(f"--model {source!r}: the factory returned {type(made).__name__}: {exc}") from None
+
+    make.__qualname__ = make.__name__ = name
+    if name not in detectors:
+        detectors.add(name, make)
+    _LOADED[source] = name, digest
+    return name, digest

@@ -1,0 +1,34 @@
+"""A public project's detector: its architecture under the key names of its checkpoints, and
+its conventions from its :class:`~.layout.Layout` (normalization, polarity, head)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torch import Tensor
+
+from ..base import Detector
+from .layout import Layout
+
+
+class PublicDetector(Detector):
+    """Subclasses build the architecture in ``__init__`` and return its raw output in :meth:`raw`.
+
+    Shape: ``(N, 3, H, W)`` in [0, 1] -> ``(N, 2)`` logits, class 1 = fake, whatever the
+    project's own head and polarity.
+    """
+
+    layout: ClassVar[Layout]
+
+    def __init__(self, input_size: tuple[int, int] | None = None) -> None:
+        size = input_size or (self.layout.input_size, self.layout.input_size)
+        super().__init__(size, self.layout.mean, self.layout.std)
+
+    def raw(self, z: Tensor) -> Tensor:
+        """The project's own output on normalized input: ``(N, 2)`` logits or ``(N, 1)`` one logit."""
+        raise NotImplementedError
+
+    def classify(self, z: Tensor) -> Tensor:
+        out = self.raw(z)
+        two = self.two_logits(out) if self.layout.head == "one logit, sigmoid" else out
+        return two if self.layout.fake_index == 1 else two.flip(1)

@@ -1,0 +1,160 @@
+"""Evaluate a detector one already has, in one call::
+
+    import dfbench
+    results = dfbench.evaluate(model, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), image_size=64)
+    print(results.table)           # clean vs robust accuracy per eps, worst case, flags
+    entry = results.entry()        # a leaderboard entry, valid against the schema
+
+The model goes through the same driver as `dfbench run` (prepare -> plan -> execute -> store,
+docs/architecture.md): its threshold is calibrated on the dataset's validation split as
+`dfbench run` calibrates a trained detector's, every attack aims at it, and the sanity probe
+flags what cannot be trusted. Nothing is implemented twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from .benchmark.driver import run_grid
+from .benchmark.executors import InProcess
+from .benchmark.grid import parse_grid, resolve_grid_path
+from .benchmark.jobs import RunSummary
+from .benchmark.prepare import load_data
+from .benchmark.store import Store
+from .detectors.base import Detector, DetectorOutputError
+from .detectors.per_frame import for_modality
+from .detectors.wrapped import model_fingerprint, wrap
+from .device import resolve_device
+from .errors import ConfigError
+from .leaderboards.entry import entries_from_records, validate_entry
+from .leaderboards.table import leaderboard
+from .metrics import best_threshold
+from .train import predict_scores
+from .train.checkpoint import default_cache_dir
+from .train.trained import Trained
+
+DEFAULT_SUITE = "quick"  # the shipped grid whose attacks are evaluate()'s default suite
+
+
+@dataclass(frozen=True)
+class Results:
+    """What ``evaluate()`` measured: the leaderboard ``table``, one row per cell in ``records``,
+    every sample's clean and adversarial score in ``samples``, and the ``threshold`` used."""
+
+    table: pd.DataFrame
+    records: pd.DataFrame
+    samples: pd.DataFrame
+    threshold: float
+    entries: list[dict]
+    summary: RunSummary
+
+    def entry(self) -> dict:
+        """The leaderboard entry of the evaluated detector (one per defense chain: the undefended one)."""
+        undefended = [e for e in self.entries if not e["defenses"]] or self.entries
+        if not undefended:
+            raise ConfigError("no cell finished: there is no entry (see records.error)")
+        return validate_entry(undefended[0], "evaluate() entry")
+
+
+def _grid_doc(grid: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
+    """A grid's document: a shipped grid's name, a TOML path, or a dict in the grid-file form."""
+    if grid is None:
+        grid = DEFAULT_SUITE
+    if isinstance(grid, Mapping):
+        return dict(grid)
+    path = resolve_grid_path(grid)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
+
+
+def _check_outputs(detector: Detector, x: Tensor, name: str) -> None:
+    """One clean forward before any compute: the wrong shape or a non-finite output is one line."""
+    try:
+        with torch.no_grad():
+            logits = detector(x)
+    except (DetectorOutputError, TypeError) as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    if not torch.isfinite(logits).all():
+        raise ConfigError(f"{name} returned NaN or inf on clean validation inputs; nothing it scores can be trusted")
+
+
+def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | None = None,
+             image_size: int | None = None, mean: tuple[float, float, float] | None = None,
+             std: tuple[float, float, float] | None = None, output: str = "logits", fake_index: int = 1,
+             attacks: Sequence[Mapping[str, Any]] | None = None, grid: str | Path | Mapping[str, Any] | None = None,
+             defenses: Sequence[Mapping[str, Any]] | None = None, threshold: float | None = None,
+             out: str | Path | None = None, seed: int | None = None, device: str = "auto",
+             max_samples: int | None = None, data_root: str | Path | None = None, name: str | None = None,
+             cache_dir: str | Path | None = None) -> Results:
+    """Attack ``model`` (a Detector, an ``nn.Module`` or a callable on ``(N, 3, H, W)`` in [0, 1])
+    and measure clean vs robust accuracy.
+
+    - Conventions of a model that is not a Detector: ``mean``/``std`` (applied inside the
+      wrapper: epsilons stay in pixel space), ``output`` (``logits`` (N, 2) | ``logit`` | ``probs``),
+      ``fake_index`` (which output means fake); see :mod:`dfbench.detectors.wrapped`.
+    - What to run: ``attacks`` (tables in the grid-file form, as under ``[[attacks]]``) and
+      ``defenses`` (as under ``[[defenses]]``), or ``grid`` (a shipped grid's name, a TOML path or
+      a dict); by default the attacks of the ``quick`` grid. ``dataset`` (default the grid's, or
+      ``mini``), ``image_size``, ``max_samples``, ``data_root`` and ``seed`` override the grid's.
+    - ``threshold``: calibrated on the validation split when None (as `dfbench run` does), or given.
+    - ``out``: a results directory; the same SQLite store as `dfbench run` writes, resumed the
+      same way. Without it the store is temporary.
+    - ``name``: the detector's name in records and entries (default: the model's class name).
+    """
+    doc = _grid_doc(grid)
+    if attacks is not None:
+        doc["attacks"] = [dict(a) for a in attacks]
+    if defenses is not None:
+        doc["defenses"] = [dict(d) for d in defenses]
+    data = dict(doc.get("data", {}))
+    if dataset is not None and dataset != data.get("dataset"):
+        data = {k: v for k, v in data.items() if k in ("image_size", "split", "max_samples")}  # its own keys go
+        data["dataset"] = dataset
+    data.setdefault("dataset", "mini")
+    size = image_size or getattr(model, "input_size", (data.get("image_size", 64),))[0]
+    data["image_size"] = int(size)
+    for key, value in (("max_samples", max_samples), ("root", None if data_root is None else str(data_root))):
+        if value is not None:
+            data[key] = value
+    detector = wrap(model, input_size=data["image_size"], mean=mean, std=std, output=output, fake_index=fake_index)
+    name = name or ("".join(c if c.isalnum() or c in "_." else "_" for c in type(model).__name__) or "model")
+    doc.update(data=data, detectors=[{"name": name}], name=doc.get("name", "evaluate"))
+    if seed is not None:
+        doc["seed"] = seed
+    spec = parse_grid(doc, "evaluate()", given={name: detector})
+    spec = replace(spec, sha256=hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest())
+
+    target = resolve_device(device)
+    split_data = load_data(spec)
+    detector = for_modality(detector, split_data.modality, name).eval()
+    _check_outputs(detector, split_data["val"].images[:2], name)
+    if threshold is None:
+        val = split_data["val"]
+        threshold = best_threshold(predict_scores(detector.to(target), val.images, spec.batch_size), val.labels)
+    elif not 0 < float(threshold) < 1:
+        raise ConfigError(f"threshold must be a probability in (0, 1), got {threshold}")
+    detector.threshold = float(threshold)
+    given = {name: Trained(detector.cpu(), None, model_fingerprint(detector), float(threshold), None)}
+    with tempfile.TemporaryDirectory(prefix="dfbench-evaluate-") as tmp:
+        store = Store(Path(out or tmp) / "results.sqlite")
+        try:
+            summary = run_grid(spec, store, Path(cache_dir or default_cache_dir()), executor=InProcess(),
+                               device=target, given=given)
+            records, samples = store.records(), store.samples()
+        finally:
+            store.close()
+    entries = entries_from_records(records, samples, flags_allowed=True)
+    return Results(leaderboard(entries), records, samples, float(threshold), entries, summary)
