@@ -181,8 +181,25 @@ def test_model_from_a_file_on_the_cli(tmp_path, monkeypatch):
                           (["--model", "nope.py:make"], "no such file"),
                           (["--model", "net.py"], "expected path/to/file.py:factory"),
                           (["--model", "net.py:missing"], "has no callable 'missing'"),
-                          (["--weights", str(weights)], "--weights needs the one --detector or --model")):
+                          (["--weights", str(weights)], "--weights needs the one detector it belongs to")):
         bad = cli.invoke(app, ["run", "--grid", str(grid), *args], env=env)
         lines = bad.output.strip().splitlines()
         assert bad.exit_code == 2 and lines[-1].startswith("dfbench: error:") and message in lines[-1], bad.output
         assert "Traceback" not in bad.output
+
+
+def test_other_conventions_are_another_model_and_results_show_only_the_one_evaluated(trained_net, tmp_path):
+    """Same weights, another polarity or threshold: new cells (never the stored ones), and the
+    results of a shared store are only the evaluated model's."""
+    net, _ = trained_net
+    kwargs = dict(image_size=SIZE, mean=(0.5,) * 3, std=(0.5,) * 3, attacks=[PGD], max_samples=48,
+                  out=tmp_path / "res", name="mine")
+    first = dfbench.evaluate(net, **kwargs)
+    flipped = dfbench.evaluate(net, fake_index=0, **kwargs)
+    fixed = dfbench.evaluate(net, threshold=0.3, **kwargs)
+    assert (flipped.summary.ran, fixed.summary.ran) == (1, 1)  # not resumed from the first model's cell
+    assert len(Store(tmp_path / "res" / "results.sqlite").records()) == 3
+    for res in (first, flipped, fixed):
+        assert len(res.records) == 1 and len(res.samples) == 48 and len(res.entries) == 1
+    assert first.records.weights_sha256.iloc[0] != flipped.records.weights_sha256.iloc[0]
+    assert fixed.records.threshold.iloc[0] == pytest.approx(0.3)

@@ -35,7 +35,7 @@ from .benchmark.store import Store
 from .detectors.base import Detector, DetectorOutputError
 from .detectors.per_frame import for_modality
 from .detectors.wrapped import model_fingerprint, wrap
-from .device import resolve_device
+from .device import module_device, resolve_device
 from .errors import ConfigError
 from .leaderboards.entry import entries_from_records, validate_entry
 from .leaderboards.table import leaderboard
@@ -80,13 +80,29 @@ def _grid_doc(grid: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
 
 
+def _state_of(model: Any) -> Callable[[], None]:
+    """A function that puts ``model`` back on its device, in its train/eval mode, with its threshold."""
+    if not isinstance(model, nn.Module):
+        return lambda: None
+    device, training = module_device(model), model.training
+    threshold = getattr(model, "threshold", None)
+
+    def restore() -> None:
+        model.to(device).train(training)
+        if isinstance(model, Detector) and threshold is not None:
+            model.threshold = threshold
+
+    return restore
+
+
 def _check_outputs(detector: Detector, x: Tensor, name: str) -> None:
     """One clean forward before any compute: the wrong shape or a non-finite output is one line."""
     try:
         with torch.no_grad():
-            logits = detector(x)
-    except (DetectorOutputError, TypeError) as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+            logits = detector(x.to(module_device(detector)))
+    except (DetectorOutputError, TypeError, ValueError, RuntimeError) as exc:  # shapes, channels, devices
+        raise ConfigError(f"{name} cannot score {tuple(x.shape[1:])} inputs: "
+                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not torch.isfinite(logits).all():
         raise ConfigError(f"{name} returned NaN or inf on clean validation inputs; nothing it scores can be trusted")
 
@@ -124,12 +140,18 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
         data = {k: v for k, v in data.items() if k in ("image_size", "split", "max_samples")}  # its own keys go
         data["dataset"] = dataset
     data.setdefault("dataset", "mini")
-    size = image_size or getattr(model, "input_size", (data.get("image_size", 64),))[0]
+    own = getattr(model, "input_size", None)  # a side, (H, W), or nothing
+    size = image_size or (own if isinstance(own, int) else own[0] if isinstance(own, tuple | list) and own else
+                          data.get("image_size", 64))
     data["image_size"] = int(size)
     for key, value in (("max_samples", max_samples), ("root", None if data_root is None else str(data_root))):
         if value is not None:
             data[key] = value
-    detector = wrap(model, input_size=data["image_size"], mean=mean, std=std, output=output, fake_index=fake_index)
+    try:
+        detector = wrap(model, input_size=data["image_size"], mean=mean, std=std, output=output,
+                        fake_index=fake_index)
+    except ValueError as exc:  # a convention out of range: one line (TypeError: not a model at all)
+        raise ConfigError(f"evaluate(): {exc}") from None
     name = name or ("".join(c if c.isalnum() or c in "_." else "_" for c in type(model).__name__) or "model")
     doc.update(data=data, detectors=[{"name": name}], name=doc.get("name", "evaluate"))
     if seed is not None:
@@ -139,7 +161,8 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
 
     target = resolve_device(device)
     split_data = load_data(spec)
-    detector = for_modality(detector, split_data.modality, name).eval()
+    restore = _state_of(model)
+    detector = for_modality(detector, split_data.modality, name).to(target).eval()
     _check_outputs(detector, split_data["val"].images[:2], name)
     if threshold is None:
         val = split_data["val"]
@@ -147,7 +170,8 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
     elif not 0 < float(threshold) < 1:
         raise ConfigError(f"threshold must be a probability in (0, 1), got {threshold}")
     detector.threshold = float(threshold)
-    given = {name: Trained(detector.cpu(), None, model_fingerprint(detector), float(threshold), None)}
+    fingerprint = hashlib.sha256(f"{model_fingerprint(detector)}|threshold={float(threshold)!r}".encode()).hexdigest()
+    given = {name: Trained(detector, None, fingerprint, float(threshold), None)}
     with tempfile.TemporaryDirectory(prefix="dfbench-evaluate-") as tmp:
         store = Store(Path(out or tmp) / "results.sqlite")
         try:
@@ -156,5 +180,9 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
             records, samples = store.records(), store.samples()
         finally:
             store.close()
-    entries = entries_from_records(records, samples, flags_allowed=True)
+            restore()
+    records = records[(records.detector == name) & (records.weights_sha256 == fingerprint)]  # a shared store: ours
+    samples = samples[samples.key.isin(records.key)]
+    entries = entries_from_records(records.reset_index(drop=True), samples.reset_index(drop=True),
+                                   flags_allowed=True)
     return Results(leaderboard(entries), records, samples, float(threshold), entries, summary)

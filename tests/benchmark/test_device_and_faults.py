@@ -192,6 +192,21 @@ def test_sql_stays_parameterized_for_hostile_strings(tmp_path):
     assert records.check_flags.tolist() == ["a"]
 
 
+def test_a_new_store_takes_rows_without_the_columns_added_since_schema_2(tmp_path):
+    """An older dfbench writing a store this one created names only the columns it knows: every
+    later column has a default, as a migration would add it."""
+    import sqlite3
+
+    from dfbench.benchmark.store import ADDED_COLUMNS
+
+    Store(tmp_path / "results.sqlite").close()
+    with sqlite3.connect(tmp_path / "results.sqlite") as conn:
+        info = {row[1]: row for row in conn.execute("PRAGMA table_info(cells)")}
+    for name in ADDED_COLUMNS:
+        notnull, default = info[name][3], info[name][4]
+        assert not notnull or default is not None, name
+
+
 @pytest.mark.gpu
 def test_the_grid_on_cuda_matches_the_cpu(tiny_grid_file, cache_dir, tmp_path):
     cpu, gpu = Store(tmp_path / "cpu.sqlite"), Store(tmp_path / "gpu.sqlite")

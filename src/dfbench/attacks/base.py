@@ -72,8 +72,6 @@ class Attack:
     backends: ClassVar[tuple[str, ...]] = ("native",)
     # True when x_adv does not depend on the detector attacked (transfer): crafted once per grid
     target_independent: ClassVar[bool] = False
-    # True when one run serves every eps of a grid entry (:meth:`sweep`): a cascade, a minimum-norm attack
-    sweeps: ClassVar[bool] = False
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "native", seed: int = 0) -> None:
         if norm not in self.norms:
@@ -95,8 +93,14 @@ class Attack:
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
 
+    @property
+    def sweeps(self) -> bool:
+        """One run serves every eps of a grid entry (a cascade, a minimum-norm attack): the attack
+        declares it by implementing :meth:`sweep`."""
+        return type(self).sweep is not Attack.sweep
+
     def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each of ``eps_values`` (ascending) from one run; for attacks with ``sweeps``."""
+        """``x_adv`` for each of ``eps_values`` (ascending) from one run, for attacks that can."""
         raise NotImplementedError(f"{self.name} does not sweep")
 
     def prepare(self, resolve: Resolver) -> None:

@@ -39,7 +39,6 @@ BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art":
 class CWL2(Attack):
     name = "cw"
     kind = AttackKind.MINIMUM_NORM
-    sweeps = True
     norms = ("l2",)
     backends = tuple(BACKENDS)
 

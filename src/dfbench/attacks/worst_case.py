@@ -35,7 +35,6 @@ from .base import Attack, AttackKind, attacks, check_budget, register_attack
 class WorstCase(Attack):
     name = "worst_case"
     kind = AttackKind.ENSEMBLE
-    sweeps = True
     backends = ("cascade",)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "cascade", seed: int = 0,

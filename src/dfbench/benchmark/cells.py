@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 # The fields of Cell.spec that name the target (the detector and its defenses). A
 # target-independent attack (transfer) crafts one set of examples per spec without them.
-TARGET_FIELDS = ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params")
+TARGET_FIELDS = ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params",
+                 "source_sha256")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def override(grid: Grid, *, detector_names: list[str] | None = None, models: lis
         grid = replace(grid, detectors=tuple(parse_detector(t, "--detector/--model", {}, grid.image_size)
                                              for t in tables))
     elif weights is not None:
-        raise ConfigError("--weights needs the one --detector or --model it belongs to")
+        raise ConfigError("--weights needs the one detector it belongs to (--detector or --model)")
     if dataset is not None or data_root is not None:
         params = dict(grid.data_params) if dataset in (None, grid.dataset) else {}
         if data_root is not None:

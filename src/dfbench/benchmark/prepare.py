@@ -60,7 +60,7 @@ def load_trained(grid: Grid, spec: DetectorSpec, cache_dir: Path, data: ImageDat
                             seed=grid.seed if seed is None else seed,
                             weights=Path(spec.weights) if spec.weights else None, training=spec.training,
                             data_params=grid.data_params, modality=data.modality, device=device,
-                            data_fingerprint=data.fingerprint, **spec.params)
+                            data_fingerprint=data.fingerprint, code=spec.source_sha256, **spec.params)
 
 
 class Surrogates:

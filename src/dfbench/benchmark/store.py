@@ -77,6 +77,8 @@ COLUMNS = [*(f.name for f in _FIELDS), *METRIC_NAMES]
 
 def _ddl() -> str:
     def column(f) -> str:
+        if f.name in ADDED_COLUMNS:  # with its default, as a migration adds it: older versions can write it too
+            return f"{f.name} {ADDED_COLUMNS[f.name]}"
         sql_type = _SQL_TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
         constraint = " PRIMARY KEY" if f.name == "key" else " NOT NULL" if sql_type != "REAL" else ""
         return f"{f.name} {sql_type}{constraint}"

@@ -60,8 +60,10 @@ def _import(source: str) -> tuple[Callable[..., Any], Path | None]:
 def register_model(source: str) -> tuple[str, str]:
     """Register the factory named by ``source`` (once) and return its detector name and the
     sha256 of its source file."""
-    if source in _LOADED:
-        return _LOADED[source]
+    target, _, attr = source.rpartition(":")
+    key = f"{Path(target).resolve()}:{attr}" if target.endswith(".py") else source  # one file, however named
+    if key in _LOADED:
+        return _LOADED[key]
     factory, path = _import(source)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
     stem = path.stem if path is not None and source.rpartition(":")[0].endswith(".py") else \
@@ -82,7 +84,11 @@ def register_model(source: str) -> tuple[str, str]:
             raise ConfigError(f"--model {source!r}: the factory returned {type(made).__name__}: {exc}") from None
 
     make.__qualname__ = make.__name__ = name
-    if name not in detectors:
-        detectors.add(name, make)
-    _LOADED[source] = name, digest
+    taken = next((other for other, (n, _) in _LOADED.items() if n == name), None)
+    if taken is not None or name in detectors:
+        raise ConfigError(f"--model {source!r}: its name {name!r} is taken "
+                          f"({'by ' + repr(taken) if taken else 'by a registered detector'}); rename the file or "
+                          "the factory")
+    detectors.add(name, make)
+    _LOADED[key] = name, digest
     return name, digest

@@ -82,11 +82,11 @@ def wrap(model: Any, *, input_size: tuple[int, int] | int | None = None, mean: t
          modality: str | None = None) -> Detector:
     """``model`` as a Detector: returned as it is when it already is one (and no convention is
     given), else wrapped with its conventions. ``input_size``: (H, W) or a side."""
-    conventions = (mean, std, output != "logits", fake_index != 1)
+    conventions = (mean, std, output != "logits", fake_index != 1, modality)
     if isinstance(model, Detector):
         if any(c not in (None, False) for c in conventions):
-            raise TypeError(f"{type(model).__name__} is a dfbench Detector already: it owns its normalization and "
-                            "outputs two logits (mean, std, output and fake_index are for other models)")
+            raise TypeError(f"{type(model).__name__} is a dfbench Detector already: it owns its normalization, "
+                            "modality and two logits (mean, std, output, fake_index, modality are for other models)")
         return model
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size or (64, 64))
     return Wrapped(model, input_size=(int(size[0]), int(size[1])), mean=mean, std=std, output=output,
@@ -103,9 +103,11 @@ def require_detector(obj: Any, what: str) -> Detector:
 
 
 def model_fingerprint(detector: Detector) -> str:
-    """A sha256 that names the detector's weights: its state dict's names, shapes, dtypes and
-    bytes; for a wrapped callable without weights, its source code (or its name)."""
+    """A sha256 that names what the detector computes: its state dict's names, shapes, dtypes
+    and bytes, its normalization and conventions (``repr``, input size, mean/std); for a wrapped
+    callable without weights, its source code and what it closes over (or its ``repr``)."""
     h = hashlib.sha256()
+    h.update(f"{detector!r}|{detector.input_size}|{detector.mean.tolist()}|{detector.std.tolist()}|".encode())
     state = detector.state_dict()
     for key in sorted(state):
         t = state[key].detach().cpu().contiguous()
@@ -113,8 +115,13 @@ def model_fingerprint(detector: Detector) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     if not state and isinstance(detector, Wrapped):
         model = detector.model
-        try:
-            h.update(inspect.getsource(model if inspect.isfunction(model) else type(model)).encode())
-        except (OSError, TypeError):
-            h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+        if inspect.isfunction(model):
+            try:
+                h.update(inspect.getsource(model).encode())
+            except (OSError, TypeError):
+                h.update(model.__qualname__.encode())
+            cells = [c.cell_contents for c in model.__closure__ or ()]
+            h.update(repr((model.__defaults__, model.__kwdefaults__, cells)).encode())
+        else:  # a partial or another callable object: what it prints (an address where it shows nothing else)
+            h.update(repr(model).encode())
     return h.hexdigest()

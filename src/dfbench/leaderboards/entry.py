@@ -227,8 +227,8 @@ def verify_weights(entry: dict, folder: Path) -> None:
                          "leaderboard folder")
     try:
         check_weights_file(path, entry["weights_sha256"], f"entry {entry['name']!r}")
-    except CheckpointError as exc:
-        raise EntryError(f"entry {entry['name']!r}: {exc}") from None
+    except CheckpointError as exc:  # its message names the entry already
+        raise EntryError(str(exc)) from None
 
 
 def entry_path(root: Path, entry: dict) -> Path:

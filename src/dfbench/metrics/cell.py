@@ -85,7 +85,8 @@ class Metric:
     name: str
     compute: Callable[[CellData], float]
     kind: Kind
-    higher_is_better: bool | None  # for the detector; None: descriptive (a perturbation's size)
+    higher_is_better: bool | None  # for the detector; None: descriptive (a perturbation's size). Documents the
+    # direction for readers; nothing ranks by it yet
     entry: Literal["", "required", "optional"] = ""  # in leaderboard entries' cells; new metrics: "optional"
     nullable: bool = True  # may be NaN (undefined)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..detectors.base import Detector
 from ..detectors.per_frame import PerFrame, for_modality
 from ..detectors.wrapped import wrap
 from ..device import resolve_device
+from ..errors import ConfigError
 from .checkpoint import save_checkpoint
 from .fit import TrainResult, fit
 from .trained import describe_training, training_config
@@ -37,11 +39,19 @@ def train_model(model: nn.Module | Detector, *, dataset: str = "mini", image_siz
     weights and their card are written there (safetensors), ready for ``weights =`` in a grid.
     Returns the trained Detector (its ``threshold`` set) and the training result.
     """
+    if isinstance(training.get("adv_eps"), str):  # "8/255", as in grid files
+        try:
+            training["adv_eps"] = float(Fraction(training["adv_eps"].replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"adv_eps {training['adv_eps']!r} is not a number or a fraction like '8/255'") from None
     config = training_config(training, seed)
-    size = image_size or getattr(model, "input_size", (64,))[0]
+    own = getattr(model, "input_size", None)
+    size = image_size or (own if isinstance(own, int) else own[0] if isinstance(own, tuple | list) and own else 64)
     data = create_dataset(dataset, image_size=int(size), **({"root": str(data_root)} if data_root else {}))
     detector = for_modality(wrap(model, input_size=int(size), mean=mean, std=std, output=output,
                                  fake_index=fake_index), data.modality, type(model).__name__)
+    if not any(p.requires_grad for p in detector.parameters()):
+        raise ConfigError(f"{type(model).__name__} has no trainable parameters")
     detector.to(resolve_device(device))
     teacher = None
     if config.temperature > 1:

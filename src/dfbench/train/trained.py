@@ -126,7 +126,7 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
                      weights: Path | None = None, training: dict[str, Any] | None = None,
                      data_params: dict[str, Any] | None = None, modality: str = "image",
                      device: torch.device | None = None, data_fingerprint: str | None = None,
-                     **detector_kwargs) -> Trained:
+                     code: str = "", **detector_kwargs) -> Trained:
     """The detector with trained weights: ``weights`` if given, else the cache, training on a miss.
 
     ``training`` selects a training-time defense (adversarial training, distillation): see
@@ -136,9 +136,10 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     A detector trained here trains on ``device``; the returned one is on the CPU. A cached
     checkpoint whose card names another ``data_fingerprint`` (the files under a data root
     changed since) is trained again, so old weights never meet a reshuffled test split.
+    ``code`` (a detector file's sha256) joins the cache tag: an edited file trains anew.
     """
     config = training_config(training, seed)
-    tag = checkpoint_tag(detector_kwargs, config)
+    tag = checkpoint_tag({**detector_kwargs, **({"code": code} if code else {})}, config)
     label = dataset_label(dataset, data_params)
     path = Path(weights) if weights is not None else cache_path(cache_dir, name, label, image_size, seed, tag)
     stale = weights is None and path.exists() and data_fingerprint is not None and _card_fingerprint(path) not in (
@@ -175,8 +176,8 @@ def load_detector(name: str, weights: str | Path | None = None, input_size: int 
     """Registered detector ``name`` with ``weights`` from disk (its own checkpoint layout for the
     public detectors: ``deepfakebench_xception``, ``sbi_efficientnet_b4``, ...), in eval mode.
 
-    The threshold is the card's when the weights have one, else ``threshold``, else 0.5 (the
-    public projects' own decision: argmax, or a sigmoid at 0.5). ``input_size``: the side (or
+    The threshold is ``threshold`` when given, else the card's when the weights have one, else 0.5
+    (the public projects' own decision: argmax, or a sigmoid at 0.5). ``input_size``: the side (or
     (H, W)) it is fed; a public detector defaults to its project's.
     """
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
@@ -185,5 +186,5 @@ def load_detector(name: str, weights: str | Path | None = None, input_size: int 
     if weights is not None:
         load_weights(detector, Path(weights))
         card = read_card(Path(weights))
-    detector.threshold = card.threshold if card is not None else 0.5 if threshold is None else float(threshold)
+    detector.threshold = float(threshold) if threshold is not None else card.threshold if card is not None else 0.5
     return detector.eval()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import timm
 from torch import Tensor, nn
 
 from ..base import IMAGENET_MEAN, IMAGENET_STD, register_detector
@@ -30,6 +29,8 @@ class SelimsefEfficientNetB7(PublicDetector):
     layout = LAYOUT
 
     def __init__(self, input_size: tuple[int, int] | None = None) -> None:
+        import timm  # imported on first use: `import dfbench` stays light
+
         super().__init__(input_size)
         self.encoder: Any = timm.create_model("tf_efficientnet_b7", pretrained=False)
         self.avg_pool = nn.AdaptiveAvgPool2d((1, 1))

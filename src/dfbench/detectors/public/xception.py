@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import timm
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 
 def xception_with_last_linear(classes: int = 2) -> Any:
     """timm's legacy Xception without its classifier, with the projects' ``last_linear``."""
+    import timm  # imported on first use: `import dfbench` stays light
+
     net: Any = timm.create_model("legacy_xception", pretrained=False, num_classes=0)
     net.last_linear = nn.Linear(2048, classes)
     return net
