@@ -203,3 +203,14 @@ def test_other_conventions_are_another_model_and_results_show_only_the_one_evalu
         assert len(res.records) == 1 and len(res.samples) == 48 and len(res.entries) == 1
     assert first.records.weights_sha256.iloc[0] != flipped.records.weights_sha256.iloc[0]
     assert fixed.records.threshold.iloc[0] == pytest.approx(0.3)
+
+
+def test_evaluate_with_a_defense_gives_naive_and_adaptive_rows(trained_net):
+    net, _ = trained_net
+    results = dfbench.evaluate(net, image_size=SIZE, mean=(0.5,) * 3, std=(0.5,) * 3, attacks=[PGD], max_samples=48,
+                               defenses=[{"chain": [{"name": "jpeg", "quality": 75}]}])
+    modes = results.records.groupby("defenses").adaptive.apply(sorted).to_dict()
+    assert modes == {"": [0], "Jpeg(quality=75)": [0, 1]}
+    defended = results.records[results.records.defenses != ""].set_index("adaptive").adv_acc
+    assert defended[1] <= defended[0]  # BPDA through the codec is at least as strong as the naive attack
+    assert set(results.table.attack_mode) == {"", "naive", "adaptive"}
