@@ -72,6 +72,8 @@ def run(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: a GPU if there is one).")] = "auto",
     precision: Annotated[Optional[str], typer.Option(help="float32 | bfloat16: detectors under autocast "
                                                           "[default: the grid's, float32].")] = None,
+    dry_run: Annotated[bool, typer.Option(help="List the cells and jobs with an estimated time (a short probe "
+                                               "per detector view); run nothing.")] = False,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -89,6 +91,11 @@ def run(
                     data_root=data_root,
                     precision=precision, max_samples=max_samples)
     runner, target = make_executor(executor, workers, address), resolve_device(device)
+    if dry_run:
+        from .benchmark.estimate import estimate_grid
+
+        typer.echo("\n".join(estimate_grid(spec, cache or default_cache_dir(), target).lines()))
+        return
     store = Store(out / "results.sqlite")
     try:
         with _progress_bar(len(spec.cells())) as progress:

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _torchattacks
-from .base import Attack, AttackKind, register_attack
+from .base import Attack, AttackKind, Cost, register_attack
 
 
 class APGD(Attack):
@@ -37,6 +37,9 @@ class APGD(Attack):
 
     def params(self) -> dict[str, Any]:
         return {"steps": self.steps, "restarts": self.restarts}
+
+    def cost(self) -> Cost:
+        return Cost(self.steps * self.restarts)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         return _torchattacks.apgd(detector, x, y, eps=self.eps, norm=self.norm, steps=self.steps,

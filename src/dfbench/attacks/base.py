@@ -6,6 +6,7 @@ import importlib.util
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -50,6 +51,18 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
 Resolver = Callable[[str, dict[str, Any]], Detector]
 
 
+@dataclass(frozen=True)
+class Cost:
+    """Passes through the detector per sample for one run of an attack: ``gradient`` (forward and
+    backward to the input) and ``forward`` (scores only). For estimates (``dfbench run --dry-run``)."""
+
+    gradient: int
+    forward: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.gradient + other.gradient, self.forward + other.forward)
+
+
 class BudgetError(RuntimeError):
     """An attack returned an input outside its threat model (a bug in the attack)."""
 
@@ -89,6 +102,10 @@ class Attack:
     def params(self) -> dict[str, Any]:
         """The attack's own parameters (beyond eps, norm, backend, seed), for the record."""
         return {}
+
+    def cost(self) -> Cost:
+        """Detector passes per sample of one run (an upper bound where it stops early)."""
+        return Cost(1)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, AttackKind, check_budget, project, register_attack
+from .base import Attack, AttackKind, Cost, check_budget, project, register_attack
 
 BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art": _art.cw_l2,
             "foolbox": _foolbox.cw_l2}
@@ -56,6 +56,9 @@ class CWL2(Attack):
             raise ValueError("lr and initial_const must be > 0 and confidence >= 0")
         self.steps, self.binary_search_steps = int(steps), int(binary_search_steps)
         self.lr, self.confidence, self.initial_const = float(lr), float(confidence), float(initial_const)
+
+    def cost(self) -> Cost:
+        return Cost(self.steps * self.binary_search_steps)
 
     def params(self) -> dict[str, Any]:
         return {"steps": self.steps, "binary_search_steps": self.binary_search_steps, "lr": self.lr,

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, AttackKind, register_attack
+from .base import Attack, AttackKind, Cost, register_attack
 
 BACKENDS = {"torchattacks": _torchattacks.pgd, "art": _art.pgd, "foolbox": _foolbox.pgd, "native": _native.pgd}
 LOSSES = ("ce", "margin")
@@ -45,6 +45,9 @@ class PGD(Attack):
         self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
         self.random_start = bool(random_start)
         self.loss = loss
+
+    def cost(self) -> Cost:
+        return Cost(self.steps)
 
     def params(self) -> dict[str, Any]:
         extra = {"loss": self.loss} if self.loss != "ce" else {}

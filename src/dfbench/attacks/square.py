@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _torchattacks
-from .base import Attack, AttackKind, register_attack
+from .base import Attack, AttackKind, Cost, register_attack
 
 
 class Square(Attack):
@@ -38,6 +38,9 @@ class Square(Attack):
         if not 0 < p_init <= 1:
             raise ValueError(f"p_init must be in (0, 1], got {p_init}")
         self.n_queries, self.restarts, self.p_init = int(n_queries), int(restarts), float(p_init)
+
+    def cost(self) -> Cost:
+        return Cost(0, self.n_queries * self.restarts)
 
     def params(self) -> dict[str, Any]:
         return {"n_queries": self.n_queries, "restarts": self.restarts, "p_init": self.p_init}

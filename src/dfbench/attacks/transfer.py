@@ -26,7 +26,7 @@ from typing import Any
 from torch import Tensor
 
 from ..detectors.base import Detector, detectors
-from .base import BACKEND_MODULES, Attack, AttackKind, Resolver, attacks, register_attack
+from .base import BACKEND_MODULES, Attack, AttackKind, Cost, Resolver, attacks, register_attack
 
 DEFAULT_BASE = "pgd"
 
@@ -59,6 +59,9 @@ class Transfer(Attack):
     def params(self) -> dict[str, Any]:
         seed = {} if self.surrogate_seed is None else {"surrogate_seed": self.surrogate_seed}
         return {"surrogate": self.surrogate_name, **seed, "base": self.base.name, **self.base.params()}
+
+    def cost(self) -> Cost:
+        return self.base.cost()  # on the surrogate, once for every target
 
     @staticmethod
     def matrix_labels(params: dict[str, Any], backend: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..detectors.base import Detector
-from .base import Attack, AttackKind, attacks, check_budget, register_attack
+from .base import Attack, AttackKind, Cost, attacks, check_budget, register_attack
 
 
 class WorstCase(Attack):
@@ -56,6 +56,10 @@ class WorstCase(Attack):
         if member.target_independent:
             raise ValueError(f"member {name!r} does not attack the target itself; give it its own grid entry")
         return member
+
+    def cost(self) -> Cost:
+        """Every member on every sample: the cascade spends less (fooled samples drop out)."""
+        return sum((m.cost() for m in self.members), Cost(0))
 
     def params(self) -> dict[str, Any]:
         return {"attacks": [{"name": m.name, "backend": m.backend, **m.params()} for m in self.members]}

@@ -122,6 +122,16 @@ def checkpoint_tag(detector_kwargs: dict[str, Any], config: TrainConfig) -> str:
     return f"{kind}-{digest}" if kind else digest
 
 
+def checkpoint_location(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
+                        weights: Path | None = None, training: dict[str, Any] | None = None,
+                        data_params: dict[str, Any] | None = None, code: str = "", **detector_kwargs) -> Path:
+    """Where :func:`trained_detector` finds (or trains into) these weights: ``weights``, or the cache path."""
+    if weights is not None:
+        return Path(weights)
+    tag = checkpoint_tag({**detector_kwargs, **({"code": code} if code else {})}, training_config(training, seed))
+    return cache_path(cache_dir, name, dataset_label(dataset, data_params), image_size, seed, tag)
+
+
 def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, seed: int = 0,
                      weights: Path | None = None, training: dict[str, Any] | None = None,
                      data_params: dict[str, Any] | None = None, modality: str = "image",
@@ -139,9 +149,8 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     ``code`` (a detector file's sha256) joins the cache tag: an edited file trains anew.
     """
     config = training_config(training, seed)
-    tag = checkpoint_tag({**detector_kwargs, **({"code": code} if code else {})}, config)
-    label = dataset_label(dataset, data_params)
-    path = Path(weights) if weights is not None else cache_path(cache_dir, name, label, image_size, seed, tag)
+    path = checkpoint_location(name, dataset, image_size, cache_dir, seed, weights, training, data_params, code,
+                               **detector_kwargs)
     stale = weights is None and path.exists() and data_fingerprint is not None and _card_fingerprint(path) not in (
         None, data_fingerprint)
     if stale:

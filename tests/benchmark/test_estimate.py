@@ -1,0 +1,61 @@
+"""`dfbench run --dry-run`: cells, jobs and an estimate, with nothing run, trained or written."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from dfbench.attacks import Cost, create_attack
+from dfbench.cli import app
+from tests.conftest import tiny_grid
+
+GRID = tiny_grid("dry", """
+[[attacks]]
+name = "fgsm"
+eps = ["2/255", "4/255"]
+[[attacks]]
+name = "worst_case"
+eps = ["2/255", "8/255"]
+attacks = [{ name = "pgd", steps = 3 }, { name = "square", n_queries = 20 }]
+[[defenses]]
+chain = [{ name = "jpeg", quality = 75 }]
+""")
+
+
+def test_attacks_declare_their_passes():
+    assert create_attack("fgsm", eps=0.01).cost() == Cost(1)
+    assert create_attack("pgd", eps=0.01, steps=7).cost() == Cost(7)
+    assert create_attack("apgd", eps=0.01, steps=5, restarts=2).cost() == Cost(10)
+    assert create_attack("square", eps=0.01, n_queries=50).cost() == Cost(0, 50)
+    assert create_attack("cw", eps=0.5, steps=10, binary_search_steps=3).cost() == Cost(30)
+    assert create_attack("transfer", eps=0.01, surrogate="test_tiny_cnn", steps=4).cost() == Cost(4)
+    both = create_attack("worst_case", eps=0.01, attacks=[{"name": "pgd", "steps": 3}, {"name": "square",
+                                                                                         "n_queries": 20}])
+    assert both.cost() == Cost(3, 20)  # every member on every sample: the cascade's upper bound
+
+
+def test_a_dry_run_lists_cells_and_jobs_and_runs_nothing(tmp_path, cache_dir):
+    grid = tmp_path / "dry.toml"
+    grid.write_text(GRID)
+    out, empty = tmp_path / "res", tmp_path / "empty-cache"
+    cli = CliRunner()
+    cached = cli.invoke(app, ["run", "--grid", str(grid), "--dry-run", "--out", str(out), "--cache", str(cache_dir)])
+    assert cached.exit_code == 0, cached.output
+    lines = cached.output.strip().splitlines()
+    assert lines[0] == "test_tiny_cnn: checkpoint cached"
+    assert len([line for line in lines if "cells" in line and "jobs" in line and "about" in line]) == 3 + 1
+    # views: undefended, JPEG naive, JPEG adaptive; 4 cells each (fgsm x2, worst_case x2 as one sweep job)
+    assert lines[-1].startswith("dry: 12 cells in 9 jobs, about ")
+    fresh = cli.invoke(app, ["run", "--grid", str(grid), "--dry-run", "--out", str(out), "--cache", str(empty)])
+    assert fresh.exit_code == 0 and fresh.output.startswith("test_tiny_cnn: training about "), fresh.output
+    assert not out.exists() and not any(empty.rglob("*.safetensors"))  # no store, no checkpoint
+
+
+def test_a_dry_run_of_a_broken_grid_fails_as_the_run_would(tmp_path):
+    grid = tmp_path / "bad.toml"
+    grid.write_text(tiny_grid("bad", '[[attacks]]\nname = "pgd"\nnorm = "linf"\neps = [2.0]\n'))
+    cli = CliRunner()
+    runs = [cli.invoke(app, ["run", "--grid", str(grid), *extra, "--out", str(tmp_path / "r")])
+            for extra in ([], ["--dry-run"])]
+    assert [r.exit_code for r in runs] == [2, 2]
+    assert runs[0].output.strip().splitlines()[-1] == runs[1].output.strip().splitlines()[-1]
+    assert "covers the whole" in runs[1].output
