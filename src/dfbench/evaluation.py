@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,13 +27,13 @@ from torch import Tensor, nn
 
 from .benchmark.driver import run_grid
 from .benchmark.executors import InProcess
-from .benchmark.grid import parse_grid, resolve_grid_path
+from .benchmark.grid import parse_grid, read_grid_doc
 from .benchmark.jobs import RunSummary
 from .benchmark.prepare import load_data
 from .benchmark.store import Store
 from .detectors.base import Detector, DetectorOutputError
 from .detectors.per_frame import for_modality
-from .detectors.wrapped import model_fingerprint, wrap
+from .detectors.wrapped import model_fingerprint, model_side, wrap
 from .device import module_device, resolve_device
 from .errors import ConfigError
 from .leaderboards.entry import entries_from_records, validate_entry
@@ -73,11 +72,7 @@ def _grid_doc(grid: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
         grid = DEFAULT_SUITE
     if isinstance(grid, Mapping):
         return dict(grid)
-    path = resolve_grid_path(grid)
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
+    return read_grid_doc(grid)[0]
 
 
 def _state_of(model: Any) -> Callable[[], None]:
@@ -140,9 +135,7 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
         data = {k: v for k, v in data.items() if k in ("image_size", "split", "max_samples")}  # its own keys go
         data["dataset"] = dataset
     data.setdefault("dataset", "mini")
-    own = getattr(model, "input_size", None)  # a side, (H, W), or nothing
-    size = image_size or (own if isinstance(own, int) else own[0] if isinstance(own, tuple | list) and own else
-                          data.get("image_size", 64))
+    size = image_size or model_side(model, data.get("image_size", 64))
     data["image_size"] = int(size)
     for key, value in (("max_samples", max_samples), ("root", None if data_root is None else str(data_root))):
         if value is not None:

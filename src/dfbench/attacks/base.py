@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import Tensor
 from .._registry import Registry
 from ..detectors.base import Detector
 from ..detectors.wrapped import require_detector
+from ..errors import ConfigError
 from ..metrics.perturbation import perturbation_norms
 
 Norm = Literal["linf", "l2"]
@@ -154,6 +156,20 @@ class Attack:
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}(eps={self.eps:.6g}, norm={self.norm}, backend={self.backend}{extra})"
+
+
+def parse_eps(value: Any, where: str) -> float:
+    """An eps from a file or option: a number, or a fraction like ``"8/255"``; else a one-line ConfigError."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: eps {value!r} is not a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'")
 
 
 def require_backend(backend: str) -> None:

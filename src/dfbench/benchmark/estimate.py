@@ -28,7 +28,6 @@ from ..detectors.per_frame import for_modality
 from ..device import place, to_device
 from ..train.fit import TrainConfig
 from ..train.trained import checkpoint_location, training_config
-from .cells import DetectorSpec
 from .grid import Grid
 from .prepare import load_data
 
@@ -87,7 +86,7 @@ def _per_sample(detector: Detector, x: Tensor, backward: bool) -> float:
     return best / len(x)
 
 
-def _training_seconds(spec: DetectorSpec, config: TrainConfig, data: ImageDataset, grad: float, fwd: float) -> float:
+def _training_seconds(config: TrainConfig, data: ImageDataset, grad: float, fwd: float) -> float:
     """Epochs x (train samples x (1 + adversarial passes) gradient passes + validation passes)."""
     adv = config.adv_ratio * (config.adv_steps if config.adv == "pgd" else 1) if config.adv else 0.0
     per_epoch = len(data["train"]) * grad * (1 + adv) + len(data["val"]) * fwd
@@ -112,7 +111,7 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
                                    spec.source_sha256, **spec.params)
         label = spec.name + (f" {spec.training_name}" if spec.training_name else "")
         training[label] = 0.0 if path.exists() else _training_seconds(
-            spec, training_config(spec.training, grid.seed), data, grad, fwd)
+            training_config(spec.training, grid.seed), data, grad, fwd)
         for defense, adaptive in grid.views(spec):
             scored = defense.build(detector) if defense else detector
             with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:

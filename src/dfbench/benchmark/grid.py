@@ -33,11 +33,11 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ..attacks import attacks, create_attack
+from ..attacks.base import parse_eps  # noqa: F401  (grid files' eps; re-exported for the CLI)
 from ..data import SPLITS, datasets
 from ..detectors import Detector, detectors
 from ..detectors.autocast import PRECISIONS
@@ -111,19 +111,6 @@ def check_precision(precision: Any, where: str) -> str:
                           + (" (float16 flushes small input gradients to zero: attacks would stall)"
                              if precision == "float16" else ""))
     return str(precision)
-
-
-def parse_eps(value: Any, where: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: eps {value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(Fraction(value.replace(" ", "")))
-        except (ValueError, ZeroDivisionError):
-            pass
-    raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'")
 
 
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
@@ -222,13 +209,18 @@ def resolve_grid_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_grid(name_or_path: str | Path) -> Grid:
+def read_grid_doc(name_or_path: str | Path) -> tuple[dict, bytes, Path]:
+    """A shipped grid's or a TOML file's document, its bytes and its path; not validated yet."""
     path = resolve_grid_path(name_or_path)
     raw = path.read_bytes()
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8")), raw, path
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
+
+
+def load_grid(name_or_path: str | Path) -> Grid:
+    doc, raw, path = read_grid_doc(name_or_path)
     grid = parse_grid(doc, str(path))
     return replace(grid, sha256=hashlib.sha256(raw).hexdigest())
 

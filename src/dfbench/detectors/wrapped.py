@@ -93,6 +93,14 @@ def wrap(model: Any, *, input_size: tuple[int, int] | int | None = None, mean: t
                    fake_index=fake_index, modality=modality or "image")
 
 
+def model_side(model: Any, default: int) -> int:
+    """The input side a model declares (``input_size``: a side or (H, W)), else ``default``."""
+    own = getattr(model, "input_size", None)
+    if isinstance(own, int):
+        return own
+    return int(own[0]) if isinstance(own, tuple | list) and own else default
+
+
 def require_detector(obj: Any, what: str) -> Detector:
     """``obj`` if it is a Detector, else a one-line TypeError saying what to do."""
     if isinstance(obj, Detector):

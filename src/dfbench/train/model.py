@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import logging
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ..attacks.base import parse_eps
 from ..data import create_dataset
 from ..detectors.base import Detector
 from ..detectors.per_frame import PerFrame, for_modality
-from ..detectors.wrapped import wrap
+from ..detectors.wrapped import model_side, wrap
 from ..device import resolve_device
 from ..errors import ConfigError
 from .checkpoint import save_checkpoint
@@ -39,14 +39,10 @@ def train_model(model: nn.Module | Detector, *, dataset: str = "mini", image_siz
     weights and their card are written there (safetensors), ready for ``weights =`` in a grid.
     Returns the trained Detector (its ``threshold`` set) and the training result.
     """
-    if isinstance(training.get("adv_eps"), str):  # "8/255", as in grid files
-        try:
-            training["adv_eps"] = float(Fraction(training["adv_eps"].replace(" ", "")))
-        except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"adv_eps {training['adv_eps']!r} is not a number or a fraction like '8/255'") from None
+    if "adv_eps" in training:  # "8/255", as in grid files
+        training["adv_eps"] = parse_eps(training["adv_eps"], "adv_eps")
     config = training_config(training, seed)
-    own = getattr(model, "input_size", None)
-    size = image_size or (own if isinstance(own, int) else own[0] if isinstance(own, tuple | list) and own else 64)
+    size = image_size or model_side(model, 64)
     data = create_dataset(dataset, image_size=int(size), **({"root": str(data_root)} if data_root else {}))
     detector = for_modality(wrap(model, input_size=int(size), mean=mean, std=std, output=output,
                                  fake_index=fake_index), data.modality, type(model).__name__)
