@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import project
+from .base import fooled, project
 
 
 def _flat_norm(t: Tensor) -> Tensor:
@@ -25,38 +25,98 @@ def margin(logits: Tensor, y: Tensor) -> Tensor:
     return correct - other
 
 
-def _loss(logits: Tensor, y: Tensor, loss: str) -> Tensor:
-    if loss == "margin":  # the CW loss; does not saturate like softmax cross-entropy
-        return -margin(logits, y).sum()
-    return F.cross_entropy(logits, y)
+def losses(logits: Tensor, y: Tensor, loss: str) -> Tensor:
+    """Per-sample loss to maximize: cross-entropy, or ``-margin`` (the CW loss, which keeps its
+    gradient where softmax saturates; the two-class stand-in for AutoAttack's DLR)."""
+    if loss == "margin":
+        return -margin(logits, y)
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+class FirstAdversarial:
+    """AutoAttack's rule, per sample: the first point that fooled the model is kept, and with
+    ``early_exit`` the sample is not attacked further (it cannot change a count). Samples are
+    attacked independently (eval mode), so dropping one leaves the others' steps as they were.
+
+    ``found`` ``(N,)`` bool; ``x_found`` like ``x``; :meth:`active` the indices still attacked.
+    """
+
+    def __init__(self, x: Tensor, early_exit: bool) -> None:
+        self.x_found = x.clone()
+        self.found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        self.early_exit = early_exit
+
+    def active(self) -> Tensor:
+        idx = torch.arange(len(self.found), device=self.found.device)
+        return idx[~self.found] if self.early_exit else idx
+
+    def record(self, idx: Tensor, x_at: Tensor, logits: Tensor, y: Tensor) -> None:
+        """``x_at`` (the points of samples ``idx``) with their ``logits``: keep the first fooling ones."""
+        new = fooled(logits, y) & ~self.found[idx]
+        self.x_found[idx[new]] = x_at[new].detach()
+        self.found[idx[new]] = True
 
 
 def fgsm(model: nn.Module, x: Tensor, y: Tensor, *, eps: float) -> Tensor:
-    return pgd(model, x, y, eps=eps, norm="linf", alpha=eps, steps=1, random_start=False)
+    return pgd(model, x, y, eps=eps, norm="linf", alpha=eps, steps=1, random_start=False, first_adversarial=False)
+
+
+def random_point(x: Tensor, eps: float, norm: str) -> Tensor:
+    """A uniform point of the L-inf ball, or a random direction at a uniform radius of the L2 ball."""
+    if norm == "linf":
+        return project(x, x + torch.empty_like(x).uniform_(-eps, eps), eps, norm)
+    direction = torch.randn_like(x)
+    radius = torch.rand(len(x), device=x.device).view(-1, *([1] * (x.ndim - 1)))
+    return project(x, x + direction / _flat_norm(direction) * radius * eps, eps, norm)
 
 
 def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha: float, steps: int,
-        random_start: bool, loss: str = "ce") -> Tensor:
-    """Untargeted PGD maximizing cross-entropy (or minimizing the logit margin).
+        random_start: bool, loss: str = "ce", restarts: int = 1, first_adversarial: bool = True,
+        early_exit: bool = True) -> Tensor:
+    """Untargeted PGD maximizing cross-entropy (or minimizing the logit margin), with restarts.
+
+    With ``first_adversarial`` (AutoAttack's rule) a sample's first fooling iterate is returned and,
+    with ``early_exit``, it takes no further steps; otherwise the last iterate is returned.
+    Restarts attack only the samples no earlier start fooled.
 
     Shape: ``x`` ``(N, ...)`` in [0, 1], ``y`` ``(N,)`` -> ``x_adv`` like ``x``.
     """
-    x_adv = x.clone()
-    if random_start and eps > 0:
-        if norm == "linf":
-            x_adv = x_adv + torch.empty_like(x).uniform_(-eps, eps)
-        else:
-            direction = torch.randn_like(x)
-            radius = torch.rand(len(x), device=x.device).view(-1, *([1] * (x.ndim - 1)))
-            x_adv = x_adv + direction / _flat_norm(direction) * radius * eps
-        x_adv = project(x, x_adv, eps, norm)
+    out = x.clone()
+    alive = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    for _ in range(restarts):
+        idx = alive.nonzero().squeeze(1)
+        if not len(idx):
+            break
+        x_r, found = _pgd_run(model, x[idx], y[idx], eps=eps, norm=norm, alpha=alpha, steps=steps,
+                              start=random_start, loss=loss, first=first_adversarial, early_exit=early_exit)
+        out[idx] = x_r
+        alive[idx[found]] = False
+    return out
+
+
+def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha: float, steps: int,
+             start: bool, loss: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor]:
+    """One PGD run: ``(x_adv, found)``."""
+    x_adv = random_point(x, eps, norm) if start and eps > 0 else x.clone()
+    track = FirstAdversarial(x, early_exit and first)
     for _ in range(steps):
-        x_adv.requires_grad_(True)
-        (grad,) = torch.autograd.grad(_loss(model(x_adv), y, loss), x_adv)
+        idx = track.active()
+        if not len(idx):
+            break
+        xa = x_adv[idx].requires_grad_(True)
+        logits = model(xa)
+        (grad,) = torch.autograd.grad(losses(logits, y[idx], loss).sum(), xa)
         with torch.no_grad():
+            track.record(idx, xa, logits, y[idx])
             step = grad.sign() if norm == "linf" else grad / _flat_norm(grad)
-            x_adv = project(x, x_adv + alpha * step, eps, norm)
-    return x_adv.detach()
+            x_adv[idx] = project(x[idx], xa + alpha * step, eps, norm)
+    if not first:
+        return x_adv.detach(), track.found
+    idx = track.active()
+    if len(idx):  # the last iterate: scored once, without a gradient
+        with torch.no_grad():
+            track.record(idx, x_adv[idx], model(x_adv[idx]), y[idx])
+    return torch.where(track.found.view(-1, *([1] * (x.ndim - 1))), track.x_found, x_adv).detach(), track.found
 
 
 def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_steps: int, lr: float,

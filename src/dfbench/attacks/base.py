@@ -24,6 +24,7 @@ from ..metrics.perturbation import perturbation_norms
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 BUDGET_TOLERANCE = 1e-5
+_EARLY_EXIT = [True]  # switched off only to measure what early exit saves (without_early_exit)
 
 
 class AttackKind(StrEnum):
@@ -87,6 +88,9 @@ class Attack:
     backends: ClassVar[tuple[str, ...]] = ("native",)
     # True when x_adv does not depend on the detector attacked (transfer): crafted once per grid
     target_independent: ClassVar[bool] = False
+    # AutoAttack's rule: a sample already fooled (at its calibrated threshold) keeps its first
+    # adversarial and is not attacked further; off for a transfer attack's base (it attacks a surrogate)
+    first_adversarial: bool = True
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "native", seed: int = 0) -> None:
         if norm not in self.norms:
@@ -115,12 +119,49 @@ class Attack:
     @property
     def sweeps(self) -> bool:
         """One run serves every eps of a grid entry (a cascade, a minimum-norm attack): the attack
-        declares it by implementing :meth:`sweep`."""
-        return type(self).sweep is not Attack.sweep
+        declares it by implementing :meth:`run_sweep`."""
+        return type(self).run_sweep is not Attack.run_sweep
+
+    def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each of ``eps_values`` from one run, for attacks that can (see :meth:`sweep`)."""
+        raise NotImplementedError(f"{self.name} does not sweep")
 
     def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each of ``eps_values`` (ascending) from one run, for attacks that can."""
-        raise NotImplementedError(f"{self.name} does not sweep")
+        """:meth:`perturb` at each of ``eps_values`` from one run; the budget of each is checked.
+
+        Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order."""
+        require_detector(detector, f"{type(self).__name__}.sweep")
+        with self.attacking(detector, x) as model:
+            outs = self._unless_fooled(model, x.detach(), y, len(eps_values),
+                                       lambda xs, ys: self.run_sweep(model, xs, ys, eps_values))
+        return [check_budget(x, o.detach(), eps, self.norm) for o, eps in zip(outs, eps_values)]
+
+    def keeps_first_adversarial(self, detector: Detector) -> bool:
+        """AutoAttack's rule applies: the attack aims at this very detector, which is deterministic."""
+        return self.first_adversarial and not self.target_independent and not detector.randomized
+
+    def _unless_fooled(self, model: Detector, x: Tensor, y: Tensor, n_out: int,
+                       attack: Callable[[Tensor, Tensor], list[Tensor]]) -> list[Tensor]:
+        """``attack`` on the samples ``model`` gets right; one it already gets wrong is its own first
+        adversarial (with early exit it is not attacked at all)."""
+        if not self.keeps_first_adversarial(model):
+            return attack(x, y)
+        with torch.no_grad():
+            wrong = fooled(model(x), y)
+        keep = wrong.view(-1, *([1] * (x.ndim - 1)))
+        if not _EARLY_EXIT[0]:
+            return [torch.where(keep, x, o) for o in attack(x, y)]
+        outs = [x.clone() for _ in range(n_out)]
+        idx = (~wrong).nonzero().squeeze(1)
+        if len(idx):
+            for out, part in zip(outs, attack(x[idx], y[idx])):
+                out[idx] = part
+        return outs
+
+    def early_exit(self, detector: Detector) -> dict[str, bool]:
+        """The native loops' switches for ``detector``: keep first adversarials, stop early."""
+        first = self.keeps_first_adversarial(detector)
+        return {"first_adversarial": first, "early_exit": first and _EARLY_EXIT[0]}
 
     def prepare(self, resolve: Resolver) -> None:
         """Get the other detectors this attack needs (a transfer attack's surrogate).
@@ -137,8 +178,8 @@ class Attack:
         if self.eps == 0:
             return x.detach().clone()
         with self.attacking(detector, x) as model:
-            x_adv = self.run(model, x.detach(), y).detach()
-        return check_budget(x, x_adv, self.eps, self.norm)
+            (x_adv,) = self._unless_fooled(model, x.detach(), y, 1, lambda xs, ys: [self.run(model, xs, ys)])
+        return check_budget(x, x_adv.detach(), self.eps, self.norm)
 
     @contextmanager
     def attacking(self, detector: Detector, x: Tensor) -> Iterator[Detector]:
@@ -156,6 +197,24 @@ class Attack:
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}(eps={self.eps:.6g}, norm={self.norm}, backend={self.backend}{extra})"
+
+
+def fooled(logits: Tensor, y: Tensor) -> Tensor:
+    """``(N,)`` bool: the decision on two logits, fake when ``z_fake >= z_real`` (P(fake) >= 0.5, as
+    :meth:`Detector.predict` decides at threshold 0.5; attacks see logits shifted to the calibrated
+    threshold by :class:`AtThreshold`), differs from ``y``."""
+    return (logits[:, 1] >= logits[:, 0]).long() != y
+
+
+@contextmanager
+def without_early_exit() -> Iterator[None]:
+    """Attacks keep first adversarials but attack every sample to the end: what early exit saves is
+    measured against this (``benchmarks/early_exit.py``); the numbers are the same."""
+    _EARLY_EXIT[0] = False
+    try:
+        yield
+    finally:
+        _EARLY_EXIT[0] = True
 
 
 def parse_eps(value: Any, where: str) -> float:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from ..detectors.base import Detector
 from . import _art, _foolbox, _native, _torchattacks
-from .base import Attack, AttackKind, Cost, check_budget, project, register_attack
+from .base import Attack, AttackKind, Cost, project, register_attack
 
 BACKENDS = {"native": _native.cw_l2, "torchattacks": _torchattacks.cw_l2, "art": _art.cw_l2,
             "foolbox": _foolbox.cw_l2}
@@ -72,14 +72,10 @@ class CWL2(Attack):
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         return self._at_budget(detector, x, y, self.minimum_norm(detector, x, y), self.eps)
 
-    def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each eps from one CW run (its result does not depend on eps).
-
-        Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order.
-        """
-        with self.attacking(detector, x) as model:
-            x_cw = self.minimum_norm(model, x.detach(), y).detach()
-            return [check_budget(x, self._at_budget(model, x, y, x_cw, eps), eps, "l2") for eps in eps_values]
+    def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each eps from one CW run (its result does not depend on eps)."""
+        x_cw = self.minimum_norm(detector, x, y).detach()
+        return [self._at_budget(detector, x, y, x_cw, eps) for eps in eps_values]
 
     @staticmethod
     def _at_budget(model: Detector, x: Tensor, y: Tensor, x_cw: Tensor, eps: float) -> Tensor:

@@ -5,8 +5,10 @@ Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", I
 Arguments: ``eps`` (budget), ``norm`` ("linf" | "l2"), ``steps`` (default 10), ``alpha``
 (step size; default ``2.5 * eps / steps``, Madry's rule), ``random_start`` (default True),
 ``loss`` ("ce", default, or "margin": the CW loss ``z_y - z_other``, which keeps its gradient
-where softmax saturates; native backend only), ``backend`` ("torchattacks" | "art" |
-"foolbox" | "native").
+where softmax saturates; native backend only), ``restarts`` (default 1; native only: each
+restart attacks the samples no earlier one fooled), ``backend`` ("torchattacks" | "art" |
+"foolbox" | "native": dfbench's own loop, which stops attacking a sample once it is fooled
+and keeps that first adversarial, AutoAttack's rule).
 
 Example::
 
@@ -33,7 +35,8 @@ class PGD(Attack):
     backends = tuple(BACKENDS)
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "torchattacks", seed: int = 0,
-                 steps: int = 10, alpha: float | None = None, random_start: bool = True, loss: str = "ce") -> None:
+                 steps: int = 10, alpha: float | None = None, random_start: bool = True, loss: str = "ce",
+                 restarts: int = 1) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
         if int(steps) < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -41,20 +44,24 @@ class PGD(Attack):
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if loss != "ce" and backend != "native":
             raise ValueError(f"loss {loss!r} is offered by the native backend only, not {backend!r}")
-        self.steps = int(steps)
+        if int(restarts) < 1 or (int(restarts) > 1 and backend != "native"):
+            raise ValueError(f"restarts must be >= 1 (above 1 with the native backend only), got {restarts}")
+        self.steps, self.restarts = int(steps), int(restarts)
         self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
         self.random_start = bool(random_start)
         self.loss = loss
 
     def cost(self) -> Cost:
-        return Cost(self.steps)
+        return Cost(self.steps * self.restarts)
 
     def params(self) -> dict[str, Any]:
-        extra = {"loss": self.loss} if self.loss != "ce" else {}
+        extra = {**({"loss": self.loss} if self.loss != "ce" else {}),
+                 **({"restarts": self.restarts} if self.restarts > 1 else {})}
         return {"steps": self.steps, "alpha": self.alpha, "random_start": self.random_start, **extra}
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        extra = {"loss": self.loss} if self.loss != "ce" else {}
+        extra = {**({"loss": self.loss} if self.loss != "ce" else {}),
+                 **({"restarts": self.restarts, **self.early_exit(detector)} if self.backend == "native" else {})}
         return BACKENDS[self.backend](detector, x, y, eps=self.eps, norm=self.norm, alpha=self.alpha,
                                       steps=self.steps, random_start=self.random_start, **extra)
 

@@ -44,6 +44,7 @@ class Transfer(Attack):
         if base == self.name:
             raise ValueError("a transfer attack's base cannot be another transfer attack")
         self.base = attacks.create(base, eps=eps, norm=norm, backend=backend, seed=seed, **base_params)
+        self.base.first_adversarial = False  # the surrogate's first mistake is no transfer example
         if self.base.kind in (AttackKind.QUERY, AttackKind.ENSEMBLE):
             raise ValueError(f"base {base!r} is a {self.base.kind} attack; use a white-box one (fgsm, pgd, ...)")
         self.surrogate: Detector | None

@@ -82,19 +82,16 @@ class WorstCase(Attack):
             alive[idx] = _correct(detector, out, y[idx])
         return x_adv
 
-    def sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each eps (ascending); a sample fooled at a smaller eps is not attacked again.
-
-        Shape: ``x`` ``(N, ...)`` -> a list of ``(N, ...)``, one per eps, in ``eps_values`` order.
-        """
+    def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
+        """``x_adv`` for each eps, smallest first; a sample fooled at a smaller eps keeps that example
+        and is not attacked again (every member is monotone in eps by this rule)."""
         order = sorted(range(len(eps_values)), key=lambda i: eps_values[i])
         out: list[Tensor] = [x] * len(eps_values)
-        with self.attacking(detector, x) as model:
-            alive, x_adv = _correct(model, x, y), x.clone()
-            for i in order:
-                eps = eps_values[i]
-                x_adv = check_budget(x, self.at(eps)._cascade(model, x, y, x_adv.clone(), alive), eps, self.norm)
-                out[i] = x_adv
+        alive, x_adv = _correct(detector, x, y), x.clone()
+        for i in order:
+            eps = eps_values[i]
+            x_adv = check_budget(x, self.at(eps)._cascade(detector, x, y, x_adv.clone(), alive), eps, self.norm)
+            out[i] = x_adv
         return out
 
 

@@ -52,8 +52,8 @@ class Defense(Detector):
 
     @property
     def randomized(self) -> bool:
-        """Draws random numbers at inference: adaptive attacks take EOT over its draws."""
-        return self.gradient_path is GradientPath.EOT
+        """Draws random numbers at inference (itself or a layer inside): adaptive attacks take EOT."""
+        return self.gradient_path is GradientPath.EOT or super().randomized
 
     def __init__(self) -> None:
         super().__init__()

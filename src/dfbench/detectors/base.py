@@ -43,6 +43,12 @@ class Detector(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(3, 1, 1), persistent=False)
 
+    @property
+    def randomized(self) -> bool:
+        """Draws random numbers at inference (a randomized defense inside it): a draw that fools it
+        says little of the next, so attacks keep no first adversarial and do not stop early."""
+        return any(m.randomized for m in self.children() if isinstance(m, Detector))
+
     def normalize(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
 

@@ -1,0 +1,128 @@
+"""AutoAttack's rule and early exit, and dfbench's own APGD against torchattacks' port of it.
+
+A sample already fooled at the detector's threshold keeps its first adversarial and, with early
+exit, takes no further steps: the decisions must be those of the same loop run to the end (one
+that keeps first adversarials too), with fewer gradient passes.
+"""
+
+import pytest
+import torch
+
+from dfbench.attacks import _apgd, _native, create_attack
+from dfbench.attacks.base import AtThreshold, fooled, without_early_exit
+from dfbench.defenses import create_defense, defend
+from dfbench.detectors.counting import Counting
+
+
+def decisions(det, x):
+    with torch.no_grad():
+        return det.predict(x)
+
+
+@pytest.fixture(scope="module")
+def data(mini32):
+    test = mini32["test"]
+    return test.images, test.labels
+
+
+ATTACKS = [("pgd", dict(steps=20, backend="native")), ("pgd", dict(steps=20, backend="native", loss="margin")),
+           ("apgd", dict(steps=20, backend="native")), ("apgd", dict(steps=20, backend="native", loss="margin")),
+           ("pgd", dict(steps=10, backend="native", restarts=3, loss="margin"))]
+
+
+@pytest.mark.parametrize("name,kw", ATTACKS, ids=lambda v: str(v))
+@pytest.mark.parametrize("norm,eps", [("linf", 2 / 255), ("l2", 0.25)])
+def test_early_exit_gives_the_same_decisions_with_fewer_passes(trained_cnn, data, name, kw, norm, eps):
+    (x, y), det = data, trained_cnn.detector
+    fast, full = Counting(det), Counting(det)
+    x_fast = create_attack(name, eps=eps, norm=norm, seed=5, **kw).perturb(fast, x, y)
+    with without_early_exit():
+        x_full = create_attack(name, eps=eps, norm=norm, seed=5, **kw).perturb(full, x, y)
+    assert torch.equal(decisions(det, x_fast), decisions(det, x_full))
+    assert (decisions(det, x_fast) != y).float().mean() > 0.3  # a real attack here
+    assert fast.grad_samples < 0.8 * full.grad_samples, (fast.grad_samples, full.grad_samples)
+
+
+def test_a_sample_wrong_on_clean_input_is_its_own_adversarial(trained_cnn, data):
+    (x, y), det = data, trained_cnn.detector
+    wrong = decisions(det, x) != y
+    assert wrong.any()
+    for name, kw in ATTACKS[:3]:
+        x_adv = create_attack(name, eps=8 / 255, seed=1, **kw).perturb(det, x, y)
+        assert torch.equal(x_adv[wrong], x[wrong]), name
+
+
+def test_first_adversarial_pgd_matches_a_hand_written_loop(trained_cnn, data):
+    """Textbook PGD (no random start) that records each sample's first fooling iterate at the threshold."""
+    (x, y), det = data, trained_cnn.detector
+    eps, alpha, steps = 2 / 255, 0.5 / 255, 8
+    ours = _native.pgd(AtThreshold.wrap(det), x, y, eps=eps, norm="linf", alpha=alpha, steps=steps,
+                       random_start=False)  # aimed at the threshold, as Attack.perturb aims it
+    ref, first = x.clone(), x.clone()
+    found = torch.zeros(len(x), dtype=torch.bool)
+    for step in range(steps + 1):
+        with torch.no_grad():
+            new = (det.predict(ref) != y) & ~found
+        first[new], found = ref[new], found | new
+        if step == steps:
+            break
+        ref.requires_grad_(True)
+        grad, = torch.autograd.grad(torch.nn.functional.cross_entropy(det(ref), y, reduction="sum"), ref)
+        ref = torch.min(torch.max(ref.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    expected = torch.where(found.view(-1, 1, 1, 1), first, ref)
+    assert found.float().mean() > 0.3
+    assert torch.allclose(ours, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 2 / 255), ("linf", 8 / 255), ("l2", 0.5)])
+def test_native_apgd_agrees_with_torchattacks_apgd(trained_cnn, data, norm, eps):
+    """The same algorithm (Croce & Hein 2020), written twice: within 4 samples of 160."""
+    (x, y), det = data, trained_cnn.detector
+    accs = {b: (decisions(det, create_attack("apgd", eps=eps, norm=norm, steps=20, backend=b, seed=0)
+                          .perturb(det, x, y)) == y).float().mean().item() for b in ("native", "torchattacks")}
+    clean = (decisions(det, x) == y).float().mean().item()
+    assert accs["native"] < clean - 0.1, accs
+    assert abs(accs["native"] - accs["torchattacks"]) <= 4 / len(y), accs
+
+
+def test_apgd_step_size_schedule_is_autoattacks():
+    # auto-attack's apgd: first check after 22% of the steps, intervals shrink by 3% down to 6%
+    assert _apgd._checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+
+
+def test_margin_loss_keeps_working_where_softmax_saturates(trained_cnn, data):
+    """Logits scaled by 1e4 (same decisions): cross-entropy's gradient underflows, the margin's does not."""
+    (x, y), det = data, trained_cnn.detector
+
+    class Saturated(torch.nn.Module):
+        def forward(self, inp):
+            return det(inp) * 1e4
+
+    model = Saturated().eval()
+    kw = dict(eps=2 / 255, norm="linf", steps=20, early_exit=False)
+    x_ce, x_mg = _apgd.apgd(model, x, y, loss="ce", **kw), _apgd.apgd(model, x, y, loss="margin", **kw)
+    with torch.no_grad():
+        ce, mg = (fooled(model(x_a), y).float().mean().item() for x_a in (x_ce, x_mg))
+    assert mg > ce + 0.1, (ce, mg)
+
+
+def test_a_randomized_defense_keeps_the_last_iterate_and_attacks_to_the_end(trained_cnn, data):
+    """A draw that fools a randomized defense says little of the next: no first adversarial, no early exit."""
+    (x, y), det = data, trained_cnn.detector
+    defended = defend(det, create_defense("random_resize_pad", scale=1.15))
+    assert defended.randomized and not det.randomized
+    attack = create_attack("pgd", eps=4 / 255, steps=5, backend="native")
+    assert not attack.keeps_first_adversarial(defended) and attack.keeps_first_adversarial(det)
+    counter = Counting(defended)
+    attack.perturb(counter, x, y)
+    assert counter.grad_samples == 5 * len(x)
+
+
+def test_restarts_attack_only_the_survivors(trained_cnn, data):
+    (x, y), det = data, Counting(trained_cnn.detector)
+    create_attack("pgd", eps=1 / 255, steps=5, backend="native", restarts=3, seed=0).perturb(det, x, y)
+    assert det.grad_samples < 3 * 5 * len(x)
+    with pytest.raises(ValueError, match="native backend only"):
+        create_attack("pgd", eps=1 / 255, restarts=2, backend="torchattacks")
+    with pytest.raises(ValueError, match="native backend only"):
+        create_attack("apgd", eps=1 / 255, loss="margin", backend="torchattacks")
