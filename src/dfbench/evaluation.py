@@ -43,7 +43,7 @@ from .train import predict_scores
 from .train.checkpoint import default_cache_dir
 from .train.trained import Trained
 
-DEFAULT_SUITE = "quick"  # the shipped grid whose attacks are evaluate()'s default suite
+DEFAULT_SUITE = "standard"  # the shipped grid whose attacks are evaluate()'s default: protocol standard-v1
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
       ``fake_index`` (which output means fake); see :mod:`dfbench.detectors.wrapped`.
     - What to run: ``attacks`` (tables in the grid-file form, as under ``[[attacks]]``) and
       ``defenses`` (as under ``[[defenses]]``), or ``grid`` (a shipped grid's name, a TOML path or
-      a dict); by default the attacks of the ``quick`` grid. ``dataset`` (default the grid's, or
+      a dict); by default the ``standard`` grid's suite, protocol standard-v1 (the leaderboard's
+      headline: minutes per detector on a CPU). Changing its attacks or seed makes the run's
+      protocol ``evaluate@<digest>``, ranked apart. ``dataset`` (default the grid's, or
       ``mini``), ``image_size``, ``max_samples``, ``data_root`` and ``seed`` override the grid's.
     - ``threshold``: calibrated on the validation split when None (as `dfbench run` does), or given.
     - ``out``: a results directory; the same SQLite store as `dfbench run` writes, resumed the
@@ -126,6 +128,9 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
     - ``name``: the detector's name in records and entries (default: the model's class name).
     """
     doc = _grid_doc(grid)
+    if attacks is not None or (seed is not None and seed != doc.get("seed", 0)):
+        doc.pop("protocol", None)  # no longer the grid's suite: a protocol of its own, ranked apart
+        doc["name"] = "evaluate"
     if attacks is not None:
         doc["attacks"] = [dict(a) for a in attacks]
     if defenses is not None:

@@ -45,9 +45,10 @@ from ..detectors.from_file import register_model
 from ..errors import ConfigError
 from ..train.trained import training_config
 from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
+from .protocol import check_published, protocol_id, suite_sha256
 
 GRIDS_DIR = Path(__file__).parent / "grids"
-TOP_KEYS = {"name", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
+TOP_KEYS = {"name", "protocol", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
 DEFENSE_KEYS = {"chain", "eot_samples", "detectors"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
@@ -67,6 +68,13 @@ class Grid:
     sha256: str = ""
     data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
     precision: str = "float32"  # or "bfloat16": the detectors under autocast (detectors/autocast.py)
+    protocol_name: str = ""  # `protocol = "standard-v1"`; the grid's name where none is declared
+
+    @property
+    def protocol(self) -> str:
+        """``<protocol or grid name>@<8 hex>`` (benchmark/protocol.py): numbers rank together only when equal."""
+        suite = suite_sha256(self.attacks, self.seed, self.batch_size)
+        return protocol_id(self.protocol_name or self.name, suite, self.split, self.image_size, self.max_samples)
 
     def dataset_kwargs(self) -> dict[str, Any]:
         return {"image_size": self.image_size, **self.data_params}
@@ -298,6 +306,11 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
         raise ConfigError(f"{where}: a defense chain is listed twice")
     data_params = {k: v for k, v in data.items() if k not in DATA_KEYS}
     _check_dataset_params(dataset, data_params, f"{where} [data]")
+    protocol = doc.get("protocol", "")
+    if not isinstance(protocol, str):
+        raise ConfigError(f"{where}: protocol must be a string, e.g. \"standard-v1\", got {protocol!r}")
+    check_published(protocol, atts, seed, batch_size, where)
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
-                attacks=tuple(atts), defenses=defs, data_params=data_params, precision=precision)
+                attacks=tuple(atts), defenses=defs, data_params=data_params, precision=precision,
+                protocol_name=protocol)

@@ -93,6 +93,7 @@ def cell_record(cell: Cell, grid: Grid, job: Job, *, key: str, status: str, erro
         dataset_fingerprint=job.fingerprint, split=grid.split, image_size=grid.image_size, n_samples=job.n_samples,
         threshold=job.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
         dfbench_version=__version__, git_sha=git_sha(), data_params=job.data_params, precision=grid.precision,
+        protocol=grid.protocol,
         detector_source=f"{cell.detector.source}@{cell.detector.source_sha256}" if cell.detector.source else "",
         metrics=metrics if metrics is not None else undefined_metrics(), **values)
 

@@ -96,18 +96,19 @@ def _zero_gradient_share(detector: Detector, x: Tensor, y: Tensor, loss: str) ->
     return float((grad.flatten(1).abs().amax(1) == 0).float().mean())
 
 
-def with_precision(records: pd.DataFrame) -> pd.DataFrame:
-    """Records with a ``precision`` column (float32 where a store or a caller has none)."""
-    if "precision" not in records:
-        return records.assign(precision="float32")
-    return records.assign(precision=records.precision.fillna("float32"))
+DEFAULTS = {"precision": "float32", "protocol": ""}  # for columns an older store or a caller lacks
+
+
+def with_defaults(records: pd.DataFrame) -> pd.DataFrame:
+    """Records with every column of :data:`DEFAULTS` (its default where a store or a caller has none)."""
+    return records.assign(**{c: records[c].fillna(v) if c in records else v for c, v in DEFAULTS.items()})
 
 
 def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
     """Flags per cell key from the comparisons between cells (records as the store gives them)."""
     flags: dict[str, set[str]] = {k: set() for k in records.key}
     tol = TOLERANCE_SAMPLES / records.n_samples.clip(lower=1)
-    records = with_precision(records).assign(tol=tol)
+    records = with_defaults(records).assign(tol=tol)
     for r in records.itertuples():
         if r.eps == 0 and abs(r.adv_acc - r.clean_acc) > 1e-9:
             flags[r.key].add("eps0_changes_accuracy")

@@ -21,14 +21,14 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import DfbenchError
-from .entry import EntryError, identity, read_entry, verify_weights
+from .entry import EntryError, identity, protocol_of, read_entry, verify_weights
 from .plots import attack_heatmap, robustness_curves, transfer_heatmap
 from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
 log = logging.getLogger(__name__)
 SITE = "site"
 
-_TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "at", "flags"}
+_TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags"}
 _HELP = {"worst_case": "lowest robust accuracy over attack modes at the headline budget ('at')",
          "evasion_rate": "highest share of detected fakes made to score real, at the headline budget",
          "attack_mode": "naive or adaptive (BPDA/EOT) attack on a preprocessing defense; blank: undefended"}
@@ -46,8 +46,8 @@ def load_entries(root: Path) -> list[dict]:
             entry = read_entry(path)
             verify_weights(entry, path.parent)
             if identity(entry) in seen:
-                raise EntryError(f"{path} duplicates {seen[identity(entry)]} (same detector, defenses, weights "
-                                 "and dataset); remove one")
+                raise EntryError(f"{path} duplicates {seen[identity(entry)]} (same detector, defenses, weights, "
+                                 "dataset and protocol); remove one")
             seen[identity(entry)] = path
             entries.append(entry)
     return entries
@@ -65,6 +65,7 @@ def _page_data(table: pd.DataFrame, entries: list[dict], plots: list[dict]) -> d
     rows = [{k: _json_cell(v) for k, v in row.items()} for row in table.to_dict("records")]
     return {"columns": columns, "rows": rows, "plots": plots, "entries": len(entries),
             "datasets": sorted({e["dataset"]["name"] for e in entries}),
+            "protocols": sorted({protocol_of(e) for e in entries}),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "dfbench_version": __version__}
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..attacks.base import KINDS
-from ..benchmark.sanity import with_precision
+from ..benchmark.sanity import with_defaults
 from ..benchmark.store import Store
 from ..errors import CheckpointError, DfbenchError
 from ..metrics import ENTRY_METRICS
@@ -37,8 +37,8 @@ from ..train.checkpoint import verify_weights as check_weights_file
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
 SCHEMA_VERSION = 1
-ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision"]
-ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset", "precision"]
+ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "protocol"]
+ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset", "precision", "protocol"]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -66,7 +66,7 @@ def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at
     this eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``attacks``.
     """
-    records = with_precision(records)
+    records = with_defaults(records)
     merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
     merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
     merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
@@ -103,12 +103,14 @@ def attack_mode(defenses: str, adaptive: int) -> str:
 
 
 def default_name(detector: str, training: str, defenses: str, weights_sha256: str,
-                 precision: str = "float32") -> str:
-    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c``: readable, distinct per weights, defenses and precision."""
+                 precision: str = "float32", protocol: str = "") -> str:
+    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c-standard-v1``: readable, distinct per weights, defenses,
+    precision and protocol (its name; the digest is in the entry)."""
     words = " ".join(w for w in (detector, training, defenses) if w)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
-    suffix = f"-{precision}" if precision != "float32" else ""
-    return f"{slug[:110]}-{weights_sha256[:8]}{suffix}"
+    suffix = (f"-{re.sub(r'[^A-Za-z0-9_.-]+', '-', protocol.split('@')[0])[:40]}" if protocol else "") + \
+        (f"-{precision}" if precision != "float32" else "")
+    return f"{slug[:110]}-{weights_sha256[:8]}{suffix}".replace("..", ".")
 
 
 def _number(v: Any) -> float | None:
@@ -129,13 +131,13 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
     """Build one entry per (detector, training, defenses, weights, dataset) of a run's records."""
     if records.empty:
         return []
-    records = with_precision(records).assign(training=records.training.fillna(""),
+    records = with_defaults(records).assign(training=records.training.fillna(""),
                                              defenses=records.defenses.fillna(""))
     robust = robust_accuracy(records, samples)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     entries = []
     for key, group in records.groupby(ENTRY_KEYS, sort=True):
-        detector, training, defenses, weights, dataset, precision = key
+        detector, training, defenses, weights, dataset, precision, protocol = key
         if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
@@ -143,9 +145,10 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
         rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
         entries.append({
             "schema_version": SCHEMA_VERSION,
-            "name": default_name(detector, training, defenses, weights, precision),
+            "name": default_name(detector, training, defenses, weights, precision, protocol),
             "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
             **({"precision": precision} if precision != "float32" else {}),
+            **({"protocol": protocol} if protocol else {}),
             **({"detector_source": _joined(group.detector_source)}
                if "detector_source" in group and group.detector_source.fillna("").any() else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
@@ -245,7 +248,12 @@ def entry_path(root: Path, entry: dict) -> Path:
 def identity(entry: dict) -> tuple:
     """What makes two entries the same submission."""
     return (entry["detector"], entry["training"], entry["defenses"], entry["weights_sha256"],
-            entry["dataset"]["name"], entry["dataset"]["fingerprint"])
+            entry["dataset"]["name"], entry["dataset"]["fingerprint"], protocol_of(entry))
+
+
+def protocol_of(entry: dict) -> str:
+    """The entry's protocol; an entry from before protocols were recorded stands for its grid file."""
+    return entry.get("protocol") or f"{entry['provenance']['grid']}@{entry['provenance']['grid_sha256'][:8]}"
 
 
 def check_new_entry(root: Path, entry: dict, replace: bool = False) -> Path:

@@ -4,7 +4,8 @@ One row per entry and attack mode: clean accuracy and AUC, the worst-case robust
 norm and epsilon, and the entry's headline numbers: ``worst_case``, its lowest robust accuracy
 over attack modes (naive and adaptive) at the headline budget ``at``, and ``evasion_rate``, its
 highest evasion rate there. Entries rank by ``worst_case`` (then clean accuracy) among the
-entries of the same dataset and headline budget; equal numbers share a rank.
+entries of the same dataset, protocol (``entry.protocol_of``) and headline budget; equal numbers
+share a rank, and numbers of different protocols are never ranked together.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import pandas as pd
 from ..attacks import AttackKind
 from ..attacks.transfer import Transfer
 from ..errors import DfbenchError
+from .entry import protocol_of
 
 HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
 NORM_ORDER = {"linf": 0, "l2": 1}
+RANKED_AMONG = ["dataset", "protocol", "at"]  # entries are ranked only against entries equal in these
 
 
 def eps_label(norm: str, eps: float) -> str:
@@ -54,7 +57,7 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
         for mode in dict.fromkeys(r["attack_mode"] for r in e["robust"]):
             rows.append({"entry": i, "name": e["name"], "detector": e["detector"], "training": e["training"],
                          "defenses": e["defenses"], "attack_mode": mode, "weights": e["weights_sha256"][:12],
-                         "dataset": e["dataset"]["name"], "n": e["dataset"]["n_samples"],
+                         "dataset": e["dataset"]["name"], "protocol": protocol_of(e), "n": e["dataset"]["n_samples"],
                          "clean_acc": e["clean"]["acc"], "clean_auc": e["clean"]["auc"],
                          "worst_case": min(r["robust_acc"] for r in at), "at": eps_label(norm, eps),
                          "evasion_rate": max(evasion) if evasion else None, "flags": ",".join(e["flags"])})
@@ -67,13 +70,14 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows).merge(wide.reindex(columns=_columns(robust)).reset_index(),
                                      on=["entry", "attack_mode"], how="left")
     per_entry = table.drop_duplicates("entry")
-    # rank among entries of the same dataset and headline budget; equal numbers share a rank
+    # rank among entries of the same dataset, protocol and headline budget; equal numbers share a rank
     score = list(zip(per_entry.worst_case, per_entry.clean_acc))
     per_entry = per_entry.assign(score=score)
-    per_entry["rank"] = per_entry.groupby(["dataset", "at"]).score.rank(method="min", ascending=False).astype(int)
+    per_entry["rank"] = per_entry.groupby(RANKED_AMONG).score.rank(method="min", ascending=False).astype(int)
     table = table.merge(per_entry[["entry", "rank"]], on="entry")
-    table = table.sort_values(["dataset", "at", "rank", "name", "attack_mode"], kind="stable")
-    return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "n",
+    table = table.sort_values([*RANKED_AMONG, "rank", "name", "attack_mode"], kind="stable")
+    return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset",
+                  "protocol", "n",
                   "clean_acc", "clean_auc", *_columns(robust), "worst_case", "at", "evasion_rate",
                   "flags"]].reset_index(drop=True)
 

@@ -1,0 +1,52 @@
+"""Evaluation protocols: which numbers may be compared, and the published ones that are frozen.
+
+A protocol is what a number means apart from the detector: the attack suite (every attack,
+norm, backend, budget and parameter), the seed and the batch the random starts are drawn in,
+and the data it runs on (split, image size, number of samples). Two records rank together
+only when their protocols are equal (``leaderboards/table.py``). A grid names its protocol
+with ``protocol = "..."``; otherwise the grid's name stands in. The record's ``protocol`` is
+``<name>@<8 hex of the whole protocol>``.
+
+Published protocols are frozen by the digest of their suite (:data:`PUBLISHED`): a grid that
+calls itself ``standard-v1`` must run exactly the standard suite, and a change to the suite is a
+new version. ``tests/benchmark/test_protocol.py`` holds the shipped grids to their digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigError
+from .cells import AttackSpec
+
+# protocol name -> sha256 of its suite (suite_sha256); the shipped grid that defines it
+PUBLISHED: dict[str, tuple[str, str]] = {
+    "standard-v1": ("de161dac70445065e3b5a6d10b33777527a8e912de7fb76a6da78e1dc4f72725", "standard"),
+}
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def suite_sha256(attacks: Sequence[AttackSpec], seed: int, batch_size: int) -> str:
+    """The attack suite's digest: every attack as resolved at load (defaults filled in), the seed
+    and the batch size (random starts are drawn per batch)."""
+    return _digest({"attacks": [[a.name, a.norm, a.backend, list(a.eps), a.params] for a in attacks],
+                    "seed": seed, "batch_size": batch_size})
+
+
+def check_published(name: str, attacks: Sequence[AttackSpec], seed: int, batch_size: int, where: str) -> None:
+    """A grid that names a published protocol must run that protocol's suite, else a one-line ConfigError."""
+    if name in PUBLISHED and suite_sha256(attacks, seed, batch_size) != PUBLISHED[name][0]:
+        raise ConfigError(f"{where}: protocol {name!r} is the shipped '{PUBLISHED[name][1]}' grid's attack suite, "
+                          "seed and batch size, frozen; this grid changes them: drop 'protocol' or name another")
+
+
+def protocol_id(name: str, suite: str, split: str, image_size: int, max_samples: int | None) -> str:
+    """``<name>@<8 hex>``: the name and a digest of the suite and the data it runs on."""
+    data = {"split": split, "image_size": image_size, "max_samples": max_samples}
+    return f"{name}@{_digest({'suite': suite, **data})[:8]}"

@@ -1,0 +1,82 @@
+"""Protocols: the published standard suite is frozen, and numbers of different protocols never rank together."""
+
+import tomllib
+
+import pytest
+import torch
+
+import dfbench
+from dfbench.benchmark.grid import GRIDS_DIR, load_grid, parse_grid
+from dfbench.benchmark.protocol import PUBLISHED
+from dfbench.errors import ConfigError
+from dfbench.leaderboards.table import leaderboard
+
+
+def _doc(name: str) -> dict:
+    return tomllib.loads((GRIDS_DIR / f"{name}.toml").read_text())
+
+
+def test_each_published_protocol_is_its_shipped_grid_unchanged():
+    for name, (_, grid) in PUBLISHED.items():
+        assert load_grid(grid).protocol.startswith(f"{name}@")  # the digest check ran at load
+
+
+def test_the_standard_suite_is_autoattacks_members_at_full_strength():
+    members = [m for a in load_grid("standard").attacks for m in a.params["attacks"]]
+    assert {(m["name"], m.get("loss", "ce")) for m in members} == {("apgd", "ce"), ("apgd", "margin"),
+                                                                    ("pgd", "margin"), ("square", "ce")}
+    assert all(m["steps"] >= 50 for m in members if m["name"] != "square")
+    assert all(m["n_queries"] == 5000 for m in members if m["name"] == "square")
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["attacks"][0]["attacks"][0].update(steps=20),
+    lambda d: d["attacks"][0]["eps"].pop(),
+    lambda d: d.update(seed=1),
+    lambda d: d.update(batch_size=40),
+])
+def test_a_grid_that_claims_a_published_protocol_must_run_it(change):
+    doc = _doc("standard")
+    change(doc)
+    with pytest.raises(ConfigError, match="protocol 'standard-v1' is the shipped 'standard' grid"):
+        parse_grid(doc, "mine.toml")
+
+
+def test_the_protocol_follows_the_suite_and_data_but_not_the_detectors():
+    doc = _doc("standard")
+    base = parse_grid(doc).protocol
+    assert parse_grid({**doc, "detectors": [{"name": "meso4"}]}).protocol == base
+    assert parse_grid({**doc, "data": {**doc["data"], "max_samples": 80}}).protocol != base
+    assert parse_grid({**doc, "data": {**doc["data"], "image_size": 32}}).protocol != base
+    assert load_grid("quick").protocol.startswith("quick@")
+    with pytest.raises(ConfigError, match="protocol must be a string"):
+        parse_grid({**doc, "protocol": 1})
+
+
+def _entry(name: str, protocol: str | None, worst: float) -> dict:
+    entry = {"name": name, "detector": name, "training": "", "defenses": "", "weights_sha256": "ab" * 32,
+             "dataset": {"name": "mini", "n_samples": 160}, "clean": {"acc": 0.8, "auc": 0.9}, "flags": [],
+             "provenance": {"grid": "quick", "grid_sha256": "cd" * 32},
+             "robust": [{"attack_mode": "", "norm": "linf", "eps": 8 / 255, "robust_acc": worst,
+                         "evasion_rate": 0.5}]}
+    return entry | ({"protocol": protocol} if protocol else {})
+
+
+def test_entries_rank_only_among_their_protocol():
+    table = leaderboard([_entry("a", "standard-v1@12345678", 0.10), _entry("b", "standard-v1@12345678", 0.20),
+                         _entry("c", None, 0.50), _entry("d", "evaluate@87654321", 0.40)])
+    ranks = dict(zip(table.name, table["rank"]))
+    assert ranks == {"b": 1, "a": 2, "c": 1, "d": 1}
+    assert dict(zip(table.name, table.protocol))["c"] == "quick@cdcdcdcd"  # an old entry: its grid file
+
+
+def test_evaluate_runs_the_standard_protocol_by_default():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2)).eval()
+    results = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5)
+    assert results.records.protocol.str.startswith("standard-v1@").all()
+    assert set(results.records.norm) == {"linf", "l2"} and len(results.records) == 7
+    assert results.entry()["protocol"].startswith("standard-v1@")
+    custom = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5,
+                              attacks=[{"name": "fgsm", "eps": ["8/255"]}])
+    assert custom.records.protocol.str.startswith("evaluate@").all()
