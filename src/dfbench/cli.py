@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -83,6 +81,7 @@ def run(
     from .benchmark.grid import load_grid
     from .benchmark.overrides import override
     from .benchmark.store import Store
+    from .benchmark.workload import progress_bar
     from .device import resolve_device
     from .leaderboards.report import results_tables
 
@@ -98,7 +97,7 @@ def run(
         return
     store = Store(out / "results.sqlite")
     try:
-        with _progress_bar(len(spec.cells())) as progress:
+        with progress_bar() as progress:
             summary = run_grid(spec, store, cache or default_cache_dir(), progress, runner, target)
         text, paths = results_tables(store, out)
     finally:
@@ -110,19 +109,6 @@ def run(
                + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
     if summary.failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _progress_bar(total: int) -> Iterator[Callable[[int, str], None]]:
-    """A progress callback ``(cells, description)`` drawing a bar over the cells on stderr."""
-    from tqdm import tqdm
-
-    with tqdm(total=total, desc="cells", unit="cell", file=sys.stderr) as bar:
-        def progress(n: int, desc: str) -> None:
-            bar.set_postfix_str(desc, refresh=False)
-            bar.update(n)
-
-        yield progress
 
 
 @app.command()
@@ -318,11 +304,12 @@ def check(
     verbose: Verbose = False,
 ) -> None:
     """Re-run a seeded grid and fail when a robust accuracy drops beyond sampling noise."""
+    from .benchmark.workload import progress_bar
     from .leaderboards.check import plan_check, run_check
 
     _setup_logging(verbose)
     plan = plan_check(baseline, grid, update, confidence, out, models=model, weights=weights)
-    with _progress_bar(len(plan.grid.cells())) as progress:
+    with progress_bar() as progress:
         result = run_check(plan, cache or default_cache_dir(), progress)
     if update:
         typer.echo(f"baseline {baseline}: {result.entries} entries from grid {result.grid} ({result.cells} cells)")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+
+import pytest
 from typer.testing import CliRunner
 
 from dfbench.attacks import Cost, create_attack
+from dfbench.benchmark.driver import run_grid
+from dfbench.benchmark.grid import parse_grid
+from dfbench.benchmark.store import Store
+from dfbench.benchmark.workload import Progress
 from dfbench.cli import app
 from tests.conftest import tiny_grid
 
@@ -59,3 +66,29 @@ def test_a_dry_run_of_a_broken_grid_fails_as_the_run_would(tmp_path):
     assert [r.exit_code for r in runs] == [2, 2]
     assert runs[0].output.strip().splitlines()[-1] == runs[1].output.strip().splitlines()[-1]
     assert "covers the whole" in runs[1].output
+
+
+class Recorder(Progress):
+    def start(self, cells, work):
+        self.total, self.steps = (cells, work), []
+
+    def advance(self, cells, what, work):
+        self.steps.append((cells, what, work))
+
+
+def test_progress_counts_training_and_every_cell_once(tmp_path):
+    """The bar's total is the grid's whole work, training included; what the run reports adds up to it."""
+    grid = parse_grid(tomllib.loads(GRID))
+    store, cache = Store(tmp_path / "r.sqlite"), tmp_path / "cache"
+    first = Recorder()
+    run_grid(grid, store, cache, first)
+    cells, work = first.total
+    assert cells == len(grid.cells()) == sum(s[0] for s in first.steps)
+    assert sum(s[2] for s in first.steps) == pytest.approx(work)
+    trained = first.steps[0]
+    assert trained[0] == 0 and trained[1] == "trained test_tiny_cnn" and trained[2] > 0.3 * work  # 20 epochs
+    again = Recorder()
+    run_grid(grid, store, cache, again)  # cached and stored: no training, every cell already done
+    assert again.total == (cells, pytest.approx(work - trained[2]))
+    assert again.steps == [(cells, "already done or untrainable", pytest.approx(work - trained[2]))]
+    store.close()

@@ -24,6 +24,9 @@ from ..metrics.perturbation import perturbation_norms
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 BUDGET_TOLERANCE = 1e-5
+# How every attack's output is chosen, part of each cell's key: a change here is a change of numbers.
+# 2: AutoAttack's rule (a sample already fooled keeps its first adversarial); 1 (absent): last iterates.
+ATTACK_RULES = 2
 _EARLY_EXIT = [True]  # switched off only to measure what early exit saves (without_early_exit)
 
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..attacks.base import ATTACK_RULES
 from ..defenses import create_defense, defend
 from ..detectors import Detector
 from ..train.trained import describe_training, training_config
@@ -89,6 +90,7 @@ class Cell:
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
             "batch_size": grid.batch_size,  # random starts are drawn per batch
+            "attack_rules": ATTACK_RULES,  # what an attack returns: a change of rules is a change of numbers
             **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
             **({"precision": grid.precision} if grid.precision != "float32" else {}),
             **({"source_sha256": self.detector.source_sha256} if self.detector.source else {}),

@@ -12,7 +12,6 @@ See docs/architecture.md for the stages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,8 +25,7 @@ from .plan import plan
 from .prepare import load_for_grid, train_surrogates
 from .sanity import check_cells
 from .store import Store
-
-Progress = Callable[[int, str], None]  # (cells just finished or skipped, what)
+from .workload import Progress, unit_passes
 
 
 def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | None = None,
@@ -35,24 +33,28 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
              given: dict[str, Trained] | None = None) -> RunSummary:
     """Run every cell of ``grid`` not yet in ``store``, then refresh the cross-cell sanity flags.
 
-    ``on_progress(n, description)`` is called as cells finish or are skipped. The executor
+    ``on_progress`` (:class:`Progress`) hears the grid's total work, then each trained detector,
+    the stored cells and each finished job, so an ETA covers training too. The executor
     (default: in this process) runs the jobs on ``device``; records are written here, one cell
     per transaction, as they stream back. ``given``: detectors handed in by name (``dfbench.evaluate``),
     which only the in-process executor can run.
     """
-    progress = on_progress or (lambda n, desc: None)
+    progress = on_progress or Progress()
     summary = RunSummary(total=len(grid.cells()))
     if given and executor is not None and not isinstance(executor, InProcess):
         raise ConfigError("a model handed in runs in this process only (worker processes cannot import it)")
-    prepared = load_for_grid(grid, Path(cache_dir), device, given)
+    prepared = load_for_grid(grid, Path(cache_dir), device, given, progress)
     summary.inputs_skipped = len(prepared.data.skipped)
     work = plan(grid, store.done_keys(), prepared)
     summary.skipped = work.skipped
-    progress(work.skipped, "already done")
+    n = prepared.n_samples
+    job_work = {job.cells[0][1]: unit_passes([c for c, _ in job.cells], n).work for job in work.jobs}
+    all_cells = sum(unit_passes(u, n).work for s in grid.detectors for u in grid.units(s))
     for out in work.untrainable:
         store.put(out.record)
     summary.failed += len(work.untrainable)
-    progress(len(work.untrainable), "untrainable detectors")
+    progress.advance(work.skipped + len(work.untrainable), "already done or untrainable",
+                     all_cells - sum(job_work.values()))
     if work.jobs:
         train_surrogates(grid, Path(cache_dir), prepared.data, device)
     for job, outputs in (executor or InProcess()).run(work.jobs, grid, Path(cache_dir), prepared.trained, device):
@@ -62,6 +64,6 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
                 summary.ran += 1
             else:
                 summary.failed += 1
-        progress(len(outputs), job.label)
+        progress.advance(len(outputs), job.label, job_work[job.cells[0][1]])
     store.set_check_flags(check_cells(store.records()))
     return summary

@@ -18,18 +18,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..attacks import create_attack
-from ..data.base import ImageDataset
 from ..defenses import attack_view
 from ..detectors import create_detector
 from ..detectors.base import Detector
 from ..detectors.from_file import register_model
 from ..detectors.per_frame import for_modality
 from ..device import place, to_device
-from ..train.fit import TrainConfig
-from ..train.trained import checkpoint_location, training_config
 from .grid import Grid
 from .prepare import load_data
+from .workload import Passes, grid_training, unit_passes
 
 PROBE_BATCH = 64  # at most; the grid's batch when smaller (per-sample time depends on the batch)
 
@@ -86,11 +83,8 @@ def _per_sample(detector: Detector, x: Tensor, backward: bool) -> float:
     return best / len(x)
 
 
-def _training_seconds(config: TrainConfig, data: ImageDataset, grad: float, fwd: float) -> float:
-    """Epochs x (train samples x (1 + adversarial passes) gradient passes + validation passes)."""
-    adv = config.adv_ratio * (config.adv_steps if config.adv == "pgd" else 1) if config.adv else 0.0
-    per_epoch = len(data["train"]) * grad * (1 + adv) + len(data["val"]) * fwd
-    return config.epochs * per_epoch * (2 if config.temperature > 1 else 1)  # distillation trains a teacher first
+def _seconds(passes: Passes, grad: float, fwd: float) -> float:
+    return passes.gradient * grad + passes.forward * fwd
 
 
 def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu")) -> GridEstimate:
@@ -106,22 +100,14 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
         detector = for_modality(create_detector(spec.name, input_size=size, **spec.params), data.modality, spec.name)
         place(detector, device).eval()
         grad, fwd = _per_sample(detector, probe, True), _per_sample(detector, probe, False)
-        path = checkpoint_location(spec.name, grid.dataset, grid.image_size, cache_dir, grid.seed,
-                                   Path(spec.weights) if spec.weights else None, spec.training, grid.data_params,
-                                   spec.source_sha256, **spec.params)
         label = spec.name + (f" {spec.training_name}" if spec.training_name else "")
-        training[label] = 0.0 if path.exists() else _training_seconds(
-            training_config(spec.training, grid.seed), data, grad, fwd)
+        training[label] = _seconds(grid_training(grid, spec, cache_dir, data), grad, fwd)
         for defense, adaptive in grid.views(spec):
             scored = defense.build(detector) if defense else detector
             with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:
                 v_grad, v_fwd = _per_sample(attacked, probe, True), _per_sample(scored, probe, False)
             units = grid.units(spec, defense, adaptive)
-            seconds = n * v_fwd  # clean scores, once per view
-            for unit in units:
-                a = unit[0].attack
-                cost = create_attack(a.name, eps=unit[0].eps, norm=a.norm, backend=a.backend, **a.params).cost()
-                seconds += n * (cost.gradient * v_grad + cost.forward * v_fwd) + len(unit) * n * v_fwd
+            seconds = n * v_fwd + sum(_seconds(unit_passes(unit, n), v_grad, v_fwd) for unit in units)  # + clean
             name = f"{defense.name} ({'adaptive' if adaptive else 'naive'})" if defense else "undefended"
             views.append(ViewEstimate(label, name, sum(len(u) for u in units), len(units), seconds))
     return GridEstimate(views, training, grid.name, str(device))

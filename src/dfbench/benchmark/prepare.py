@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..train.trained import Trained, trained_detector
 from .cells import DetectorSpec
 from .grid import Grid
+from .workload import Passes, Progress, grid_training, unit_passes
 
 log = logging.getLogger(__name__)
 # what a broken detector or attack raises: its cells fail, the grid goes on
@@ -108,16 +109,22 @@ class Prepared:
 
 
 def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
-                  given: dict[str, Trained] | None = None) -> Prepared:
+                  given: dict[str, Trained] | None = None, progress: Progress = Progress()) -> Prepared:
     """Train (on ``device``) or load every detector of ``grid`` (surrogates: :func:`train_surrogates`);
     ``given``: detectors handed in by name, used as they are. A detector that cannot be trained
     (it raises, or breaks the interface) is listed in ``untrainable`` with the reason; the
-    others go on."""
+    others go on. ``progress`` is started with the grid's whole work (training included) once the
+    data is loaded, and advanced as each detector is ready."""
     data = load_data(grid)
     prepared = Prepared(data, len(data[grid.split].head(grid.max_samples)),
                         json.dumps(data.info, sort_keys=True) if data.info else "")
+    given = given or {}
+    training = {repr(s): Passes() if s.name in given else grid_training(grid, s, cache_dir, data)
+                for s in grid.detectors}
+    cells = sum((unit_passes(u, prepared.n_samples) for s in grid.detectors for u in grid.units(s)), Passes())
+    progress.start(len(grid.cells()), sum((p.work for p in training.values()), cells.work))
     for spec in grid.detectors:
-        if given and spec.name in given:
+        if spec.name in given:
             prepared.trained[repr(spec)] = given[spec.name]
             continue
         try:
@@ -125,6 +132,8 @@ def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
         except CELL_ERRORS as exc:
             log.error("%s could not be trained: %s", spec.name, exc)
             prepared.untrainable[repr(spec)] = f"training failed: {type(exc).__name__}: {exc}"
+        if training[repr(spec)].work:
+            progress.advance(0, f"trained {spec.name} {spec.training_name}".strip(), training[repr(spec)].work)
     return prepared
 
 

@@ -1,0 +1,107 @@
+"""How much work a grid is, in passes through the detector: for `--dry-run`'s estimate and the
+progress bar's ETA over the whole grid, training included.
+
+A unit of cells costs its attack's declared passes per sample (:meth:`Attack.cost`) on every
+sample, plus one scoring pass per cell; training costs its epochs' passes over the train and
+validation splits (adversarial examples and a distillation teacher included). Upper bounds where
+attacks stop early (early exit, cascades) or training does (early stopping).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..attacks import create_attack
+from ..data.base import ImageDataset
+from ..train.fit import TrainConfig
+from ..train.trained import checkpoint_location, training_config
+from .cells import Cell, DetectorSpec
+from .grid import Grid
+
+FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a forward and backward pass
+
+
+@dataclass(frozen=True)
+class Passes:
+    """Sample passes: ``gradient`` (forward and backward to the input) and ``forward`` (scores only)."""
+
+    gradient: float = 0.0
+    forward: float = 0.0
+
+    def __add__(self, other: Passes) -> Passes:
+        return Passes(self.gradient + other.gradient, self.forward + other.forward)
+
+    @property
+    def work(self) -> float:
+        """In gradient passes, a forward pass counted as :data:`FORWARD_SHARE` of one."""
+        return self.gradient + FORWARD_SHARE * self.forward
+
+
+def unit_passes(unit: list[Cell], n: int) -> Passes:
+    """A unit of cells (one eps, or a sweep) on ``n`` samples: the attack's passes, then one scoring pass per cell."""
+    a = unit[0].attack
+    cost = create_attack(a.name, eps=unit[0].eps, norm=a.norm, backend=a.backend, **a.params).cost()
+    return Passes(n * cost.gradient, n * cost.forward + len(unit) * n)
+
+
+def training_passes(config: TrainConfig, data: ImageDataset) -> Passes:
+    """Epochs x (train samples x (1 + adversarial gradient passes) + validation scoring); twice for
+    distillation (it trains a teacher first)."""
+    adv = config.adv_ratio * (config.adv_steps if config.adv == "pgd" else 1) if config.adv else 0.0
+    times = config.epochs * (2 if config.temperature > 1 else 1)
+    return Passes(times * len(data["train"]) * (1 + adv), times * len(data["val"]))
+
+
+def needs_training(grid: Grid, spec: DetectorSpec, cache_dir: Path) -> bool:
+    """No weights file given and no cached checkpoint for this detector on this grid's data."""
+    if spec.weights:
+        return False
+    path = checkpoint_location(spec.name, grid.dataset, grid.image_size, cache_dir, grid.seed, None, spec.training,
+                               grid.data_params, spec.source_sha256, **spec.params)
+    return not path.exists()
+
+
+def grid_training(grid: Grid, spec: DetectorSpec, cache_dir: Path, data: ImageDataset) -> Passes:
+    """What loading ``spec`` will cost: its training where it has no checkpoint, else nothing."""
+    if not needs_training(grid, spec, cache_dir):
+        return Passes()
+    return training_passes(training_config(spec.training, grid.seed), data)
+
+
+class Progress:
+    """What a run reports as it goes, in cells and in work (:attr:`Passes.work`); this one ignores it.
+    The CLI's bar shows an ETA over the whole grid from the work (`cli.py: _progress_bar`)."""
+
+    def start(self, cells: int, work: float) -> None:
+        """Before anything runs: the grid's cells and its total work, training included."""
+
+    def advance(self, cells: int, what: str, work: float) -> None:
+        """``cells`` finished (or found stored), or a detector trained (0 cells): ``work`` of it done."""
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A tqdm bar on stderr over the grid's work (training included), with the cells done and an ETA."""
+    from tqdm import tqdm
+
+    class Bar(Progress):
+        cells = done = 0
+
+        def start(self, cells: int, work: float) -> None:
+            self.cells = cells
+            bar.reset(total=max(work, 1.0))
+            bar.set_description_str(f"cells 0/{cells}")
+
+        def advance(self, cells: int, what: str, work: float) -> None:
+            self.done += cells
+            bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
+            bar.set_postfix_str(what, refresh=False)
+            bar.update(work)
+
+    with tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+              desc="loading") as bar:
+        yield Bar()
