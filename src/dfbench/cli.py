@@ -41,8 +41,9 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every training epoch.")]
-Cache = Annotated[Optional[Path], typer.Option(help="Checkpoint cache [default: $DFBENCH_CACHE or "
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr: every training epoch "
+                                                             "and each detector's result.")]
+Cache = Annotated[Optional[Path], typer.Option(help="Checkpoint cache \\[default: $DFBENCH_CACHE or "
                                                     "~/.cache/dfbench/checkpoints].")]
 Model = Annotated[Optional[list[str]], typer.Option(help="A detector from a Python file or module: "
                                                          "path/to/file.py:factory or package.module:factory.")]
@@ -53,7 +54,8 @@ Weights = Annotated[Optional[Path], typer.Option(help="Weights of the one --dete
 @app.command()
 @user_errors
 def run(
-    grid: Annotated[str, typer.Option(help="A shipped grid (quick, full) or a TOML file.")] = "quick",
+    grid: Annotated[str, typer.Option(help="A shipped grid (quick, standard, full, defenses, training, "
+                                                   "video) or a TOML file.")] = "quick",
     out: Annotated[Path, typer.Option(help="Results directory (SQLite store and tables).")] = Path("results"),
     detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
     model: Model = None,
@@ -64,12 +66,12 @@ def run(
     data_root: Annotated[Optional[Path], typer.Option(help="The dataset's folder on disk (its own layout).")] = None,
     executor: Annotated[str, typer.Option(help="local (this process, or --workers processes) | ray.")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or concurrent Ray tasks "
-                                                        "[default: 1 local, all CPUs for ray].")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster address [default: a local Ray "
+                                                        "\\[default: 1 local, all CPUs for ray].")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address \\[default: a local Ray "
                                                         "instance].")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: a GPU if there is one).")] = "auto",
     precision: Annotated[Optional[str], typer.Option(help="float32 | bfloat16: detectors under autocast "
-                                                          "[default: the grid's, float32].")] = None,
+                                                          "\\[default: the grid's, float32].")] = None,
     dry_run: Annotated[bool, typer.Option(help="List the cells and jobs with an estimated time (a short probe "
                                                "per detector view); run nothing.")] = False,
     cache: Cache = None,
@@ -120,9 +122,9 @@ def explain(
     grid: Annotated[str, typer.Option(help="The grid whose data and checkpoint to use.")] = "quick",
     attack: Annotated[str, typer.Option(help="The attack to explain (a registered attack).")] = "pgd",
     eps: Annotated[str, typer.Option(help="Its budget, e.g. 8/255.")] = "8/255",
-    steps: Annotated[Optional[int], typer.Option(help="Its steps [default: the attack's].")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Its steps \\[default: the attack's].")] = None,
     n: Annotated[int, typer.Option(help="Explain the first N samples of the grid's split.")] = 8,
-    layer: Annotated[Optional[str], typer.Option(help="Conv layer name [default: the last Conv2d].")] = None,
+    layer: Annotated[Optional[str], typer.Option(help="Conv layer name \\[default: the last Conv2d].")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("results/explain"),
     cache: Cache = None,
     verbose: Verbose = False,
@@ -151,7 +153,7 @@ def pipeline(
     data_root: Annotated[Optional[Path], typer.Option(help="The dataset's folder on disk.")] = None,
     attack: Annotated[str, typer.Option(help="The attack on the full frames.")] = "pgd",
     eps: Annotated[str, typer.Option(help="L-inf budget per frame, e.g. 8/255.")] = "8/255",
-    steps: Annotated[Optional[int], typer.Option(help="The attack's steps [default: the attack's].")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="The attack's steps \\[default: the attack's].")] = None,
     n: Annotated[int, typer.Option(help="Attack the first N samples of the grid's split.")] = 20,
     cache: Cache = None,
     verbose: Verbose = False,
@@ -187,7 +189,7 @@ def train(
     adv_ratio: Annotated[float, typer.Option(help="Share of each batch replaced by adversarial examples.")] = 0.5,
     adv_steps: Annotated[int, typer.Option(help="PGD steps of the training attack.")] = 7,
     distill: Annotated[Optional[float], typer.Option(help="Defensive distillation at this temperature.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Weights file [default: the cache path `run` uses].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Weights file \\[default: the cache path `run` uses].")] = None,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -258,7 +260,7 @@ def submit(
     root: Root = Path("leaderboards"),
     detector: Annotated[Optional[list[str]], typer.Option(help="Submit these detectors only.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Entry name (file stem), when one entry is submitted.")] = None,
-    weights: Annotated[Optional[Path], typer.Option(help="The weights file evaluated [default: found in the "
+    weights: Annotated[Optional[Path], typer.Option(help="The weights file evaluated \\[default: found in the "
                                                          "checkpoint cache by its sha256].")] = None,
     allow_flags: Annotated[bool, typer.Option(help="Submit despite sanity flags; the flags stay on the "
                                                    "entry.")] = False,
@@ -292,11 +294,11 @@ def leaderboard_build(root: Root = Path("leaderboards")) -> None:
 @user_errors
 def check(
     baseline: Annotated[Path, typer.Option(help="Baseline JSON written by `dfbench check --update`.")],
-    grid: Annotated[Optional[str], typer.Option(help="Grid to re-run [default: the baseline's].")] = None,
+    grid: Annotated[Optional[str], typer.Option(help="Grid to re-run \\[default: the baseline's].")] = None,
     update: Annotated[bool, typer.Option(help="Re-run and rewrite the baseline instead of comparing.")] = False,
     confidence: Annotated[float, typer.Option(help="Confidence of the Wilson interval around each "
                                                    "baseline number.")] = 0.95,
-    out: Annotated[Optional[Path], typer.Option(help="Keep the re-run's results here [default: a temporary "
+    out: Annotated[Optional[Path], typer.Option(help="Keep the re-run's results here \\[default: a temporary "
                                                      "folder].")] = None,
     model: Model = None,
     weights: Weights = None,

@@ -113,3 +113,31 @@ def test_dataset_parameters_reach_the_grid_and_the_cell_key():
     assert cell.key(grid, "w", "f") != other_cell.key(other, "w", "f")
     plain = parse_grid({**doc, "data": {"dataset": "mini"}})
     assert "data_params" not in plain.cells()[0].spec(plain)  # keys of existing stores are unchanged
+
+
+def test_paths_in_a_grid_file_are_relative_to_the_file(tmp_path, monkeypatch):
+    from tests.conftest import tiny_grid
+
+    folder = tmp_path / "grids"
+    (tmp_path / "weights").mkdir()
+    folder.mkdir()
+    weights = tmp_path / "weights" / "w.safetensors"
+    weights.write_bytes(b"not read at load")
+    text = tiny_grid("rel", '[[attacks]]\nname = "fgsm"\neps = ["2/255"]\n').replace(
+        'name = "test_tiny_cnn"', 'name = "test_tiny_cnn"\nweights = "../weights/w.safetensors"')
+    (folder / "rel.toml").write_text(text)
+    monkeypatch.chdir(tmp_path / "weights")  # another working directory: the file's folder still counts
+    assert load_grid(folder / "rel.toml").detectors[0].weights == str(weights.resolve())
+    weights.unlink()
+    with pytest.raises(ConfigError, match=f"weights file {weights.resolve()} does not exist"):
+        load_grid(folder / "rel.toml")
+
+
+def test_a_baseline_names_its_grid_file_relative_to_the_working_directory(tmp_path, monkeypatch):
+    from dfbench.leaderboards.check import portable_grid
+
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "grids" / "g.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert portable_grid(str(tmp_path / "grids" / "g.toml")) == "grids/g.toml"
+    assert portable_grid("quick") == "quick"

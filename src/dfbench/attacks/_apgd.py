@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._native import FirstAdversarial, losses
+from ._native import FirstAdversarial, losses, with_restarts
 from .base import project
 
 RHO = 0.75
@@ -46,17 +46,8 @@ def apgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, steps
     Returns per sample the first fooling iterate (``first_adversarial``) or else the point of
     highest loss. Shape: ``x`` ``(N, ...)`` in [0, 1], ``y`` ``(N,)`` -> like ``x``.
     """
-    out = x.clone()
-    alive = torch.ones(len(x), dtype=torch.bool, device=x.device)
-    for _ in range(restarts):
-        idx = alive.nonzero().squeeze(1)
-        if not len(idx):
-            break
-        x_r, found = _run(model, x[idx], y[idx], eps=eps, norm=norm, steps=steps, loss=loss,
-                          first=first_adversarial, early_exit=early_exit)
-        out[idx] = x_r
-        alive[idx[found]] = False
-    return out
+    return with_restarts(lambda xs, ys: _run(model, xs, ys, eps=eps, norm=norm, steps=steps, loss=loss,
+                                             first=first_adversarial, early_exit=early_exit), x, y, restarts)
 
 
 def _checkpoints(steps: int) -> list[int]:

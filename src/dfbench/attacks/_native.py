@@ -7,6 +7,8 @@ CW-L2: Carlini & Wagner, "Towards Evaluating the Robustness of Neural Networks",
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -81,14 +83,21 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
 
     Shape: ``x`` ``(N, ...)`` in [0, 1], ``y`` ``(N,)`` -> ``x_adv`` like ``x``.
     """
+    return with_restarts(lambda xs, ys: _pgd_run(model, xs, ys, eps=eps, norm=norm, alpha=alpha, steps=steps,
+                                                 start=random_start, loss=loss, first=first_adversarial,
+                                                 early_exit=early_exit), x, y, restarts)
+
+
+def with_restarts(run: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]], x: Tensor, y: Tensor,
+                  restarts: int) -> Tensor:
+    """``run(x, y) -> (x_adv, found)`` up to ``restarts`` times, each on the samples no earlier run fooled."""
     out = x.clone()
     alive = torch.ones(len(x), dtype=torch.bool, device=x.device)
     for _ in range(restarts):
         idx = alive.nonzero().squeeze(1)
         if not len(idx):
             break
-        x_r, found = _pgd_run(model, x[idx], y[idx], eps=eps, norm=norm, alpha=alpha, steps=steps,
-                              start=random_start, loss=loss, first=first_adversarial, early_exit=early_exit)
+        x_r, found = run(x[idx], y[idx])
         out[idx] = x_r
         alive[idx[found]] = False
     return out

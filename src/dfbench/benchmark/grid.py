@@ -228,9 +228,36 @@ def read_grid_doc(name_or_path: str | Path) -> tuple[dict, bytes, Path]:
 
 
 def load_grid(name_or_path: str | Path) -> Grid:
+    """A grid file loaded and checked; relative paths in it are relative to the file."""
     doc, raw, path = read_grid_doc(name_or_path)
-    grid = parse_grid(doc, str(path))
+    grid = parse_grid(resolve_paths(doc, path.parent), str(path))
     return replace(grid, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def resolve_paths(doc: dict, base: Path) -> dict:
+    """``doc`` with its relative file paths (detector ``weights``, a ``model`` file, the data ``root``
+    and ``cache_dir``) made absolute against ``base``, the grid file's folder, as a reader expects."""
+    def resolved(value: Any) -> Any:
+        return str((base / value).resolve()) if isinstance(value, str) and value and not Path(value).is_absolute() \
+            else value
+
+    doc = dict(doc)
+    if isinstance(doc.get("data"), dict):
+        doc["data"] = {k: resolved(v) if k in ("root", "cache_dir") else v for k, v in doc["data"].items()}
+    if isinstance(doc.get("detectors"), list):
+        doc["detectors"] = [_resolve_detector(d, resolved) if isinstance(d, dict) else d for d in doc["detectors"]]
+    return doc
+
+
+def _resolve_detector(entry: dict, resolved: Any) -> dict:
+    entry = dict(entry)
+    if "weights" in entry:
+        entry["weights"] = resolved(entry["weights"])
+    model = entry.get("model")
+    if isinstance(model, str) and ".py:" in model:  # file.py:factory (a module path stays as it is)
+        file, _, factory = model.rpartition(":")
+        entry["model"] = f"{resolved(file)}:{factory}"
+    return entry
 
 
 def _check_dataset_params(dataset: str, params: dict[str, Any], where: str) -> None:

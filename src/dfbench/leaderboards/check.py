@@ -9,16 +9,18 @@ sample count or dataset, and a sanity flag the baseline did not have fail too.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from scipy.stats import binomtest
 
-from ..benchmark.driver import Progress, run_grid
-from ..benchmark.grid import Grid, load_grid
+from ..benchmark.driver import run_grid
+from ..benchmark.grid import GRIDS_DIR, Grid, load_grid, resolve_grid_path
 from ..benchmark.overrides import override
 from ..benchmark.store import Store
+from ..benchmark.workload import Progress
 from ..errors import DfbenchError
 from .entry import EntryError, entries_from_store, validate_entry, write_json
 from .table import eps_label
@@ -121,6 +123,16 @@ def read_baseline(path: Path) -> dict:
     return baseline
 
 
+def portable_grid(grid: str) -> str:
+    """A shipped grid's name as it is; a grid file's path relative to the working directory (the
+    repository, where CI runs) when it lies below it, so a baseline works in any clone."""
+    path = resolve_grid_path(grid).resolve()
+    if path.parent == GRIDS_DIR.resolve():
+        return path.stem
+    cwd = Path.cwd().resolve()
+    return os.path.relpath(path, cwd) if path.is_relative_to(cwd) else str(path)
+
+
 def write_baseline(path: Path, grid: str, grid_sha256: str, entries: list[dict]) -> None:
     """Write the baseline atomically (a failed write keeps the old one)."""
     write_json(Path(path), {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": entries})
@@ -191,7 +203,7 @@ def run_check(plan: CheckPlan, cache_dir: Path, progress: Progress | None = None
         finally:
             store.close()
     if plan.update or plan.baseline is None:
-        write_baseline(plan.baseline_path, plan.grid_name, plan.grid.sha256, entries)
+        write_baseline(plan.baseline_path, portable_grid(plan.grid_name), plan.grid.sha256, entries)
         return CheckResult(plan.grid_name, summary.total, len(entries), [])
     findings = compare(plan.baseline["entries"], entries, plan.confidence)
     return CheckResult(plan.grid_name, summary.total, len(entries), findings)

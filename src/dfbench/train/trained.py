@@ -61,7 +61,7 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
         "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
         "training": describe_training(config),
     })
-    log.info("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
+    log.debug("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
              result.epochs_run, out)
     return card
 
