@@ -38,6 +38,8 @@ def test_attacks_declare_their_passes():
     both = create_attack("worst_case", eps=0.01, attacks=[{"name": "pgd", "steps": 3}, {"name": "square",
                                                                                          "n_queries": 20}])
     assert both.cost() == Cost(3, 20)  # every member on every sample: the cascade's upper bound
+    assert both.sweep_cost(4) == Cost(12, 80)  # ... at each budget in turn
+    assert create_attack("cw", eps=0.5, steps=10, binary_search_steps=3).sweep_cost(4) == Cost(30)  # one run
 
 
 def test_a_dry_run_lists_cells_and_jobs_and_runs_nothing(tmp_path, cache_dir):

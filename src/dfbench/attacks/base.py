@@ -116,6 +116,10 @@ class Attack:
         """Detector passes per sample of one run (an upper bound where it stops early)."""
         return Cost(1)
 
+    def sweep_cost(self, n_eps: int) -> Cost:
+        """Passes per sample of one :meth:`sweep` over ``n_eps`` budgets: one run serves them all, by default."""
+        return self.cost()
+
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
 

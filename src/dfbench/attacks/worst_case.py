@@ -61,6 +61,11 @@ class WorstCase(Attack):
         """Every member on every sample: the cascade spends less (fooled samples drop out)."""
         return sum((m.cost() for m in self.members), Cost(0))
 
+    def sweep_cost(self, n_eps: int) -> Cost:
+        """The cascade runs at each budget in turn (on fewer samples each time: an upper bound)."""
+        c = self.cost()
+        return Cost(c.gradient * n_eps, c.forward * n_eps)
+
     def params(self) -> dict[str, Any]:
         return {"attacks": [{"name": m.name, "backend": m.backend, **m.params()} for m in self.members]}
 

@@ -44,7 +44,8 @@ class Passes:
 def unit_passes(unit: list[Cell], n: int) -> Passes:
     """A unit of cells (one eps, or a sweep) on ``n`` samples: the attack's passes, then one scoring pass per cell."""
     a = unit[0].attack
-    cost = create_attack(a.name, eps=unit[0].eps, norm=a.norm, backend=a.backend, **a.params).cost()
+    attack = create_attack(a.name, eps=unit[0].eps, norm=a.norm, backend=a.backend, **a.params)
+    cost = attack.sweep_cost(len(unit)) if len(unit) > 1 else attack.cost()
     return Passes(n * cost.gradient, n * cost.forward + len(unit) * n)
 
 
@@ -100,7 +101,7 @@ def progress_bar() -> Iterator[Progress]:
             self.done += cells
             bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
             bar.set_postfix_str(what, refresh=False)
-            bar.update(work)
+            bar.update(min(work, bar.total - bar.n))  # sums in another order may overshoot by a rounding
 
     with tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
               desc="loading") as bar:
