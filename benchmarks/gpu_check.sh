@@ -10,8 +10,8 @@ PY=${PY:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 mkdir -p "$OUTDIR"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 DFBENCH_CACHE="$OUTDIR/checkpoints"
-"$PY" -c "import torch, dfbench; assert torch.cuda.is_available(), 'no CUDA device'" \
-  || { echo "gpu_check: dfbench with a CUDA build of torch must import here"; exit 2; }
+"$PY" -c "import sys, torch, dfbench; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null \
+  || { echo "gpu_check: needs a CUDA device and dfbench with a CUDA build of torch importable here"; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -lms 1000 \
   > "$OUTDIR/gpu_samples.csv" 2>/dev/null &

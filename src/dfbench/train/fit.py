@@ -98,6 +98,7 @@ def _adversarial(detector: Detector, x: Tensor, y: Tensor, config: TrainConfig, 
         return x
     steps = {"steps": config.adv_steps} if config.adv == "pgd" else {}
     attack = create_attack(config.adv, eps=config.adv_eps, backend="native", seed=config.seed + step, **steps)
+    attack.first_adversarial = False  # Madry's recipe: every sample's last iterate, not its first mistake
     return torch.cat([attack.perturb(detector, x[:k], y[:k]), x[k:]])
 
 
