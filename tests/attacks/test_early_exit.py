@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dfbench.attacks import _apgd, _native, create_attack
-from dfbench.attacks.base import AtThreshold, fooled, without_early_exit
+from dfbench.attacks.base import FOOLED_MARGIN, AtThreshold, fooled, without_early_exit
 from dfbench.defenses import create_defense, defend
 from dfbench.detectors.counting import Counting
 
@@ -45,8 +45,9 @@ def test_early_exit_gives_the_same_decisions_with_fewer_passes(trained_cnn, data
 
 def test_a_sample_wrong_on_clean_input_is_its_own_adversarial(trained_cnn, data):
     (x, y), det = data, trained_cnn.detector
-    wrong = decisions(det, x) != y
-    assert wrong.any()
+    with torch.no_grad():
+        wrong = fooled(AtThreshold.wrap(det)(x), y)  # clearly wrong, past FOOLED_MARGIN
+    assert wrong.any() and (decisions(det, x)[wrong] != y[wrong]).all()
     for name, kw in ATTACKS[:3]:
         x_adv = create_attack(name, eps=8 / 255, seed=1, **kw).perturb(det, x, y)
         assert torch.equal(x_adv[wrong], x[wrong]), name
@@ -60,9 +61,12 @@ def test_first_adversarial_pgd_matches_a_hand_written_loop(trained_cnn, data):
                        random_start=False)  # aimed at the threshold, as Attack.perturb aims it
     ref, first = x.clone(), x.clone()
     found = torch.zeros(len(x), dtype=torch.bool)
+    shifted = AtThreshold.wrap(det)
     for step in range(steps + 1):
         with torch.no_grad():
-            new = (det.predict(ref) != y) & ~found
+            z = shifted(ref)  # a sample counts as fooled once its true logit trails by FOOLED_MARGIN
+            new = (z.gather(1, y[:, None]) - z.gather(1, (1 - y)[:, None])).squeeze(1) < -FOOLED_MARGIN
+            new &= ~found
         first[new], found = ref[new], found | new
         if step == steps:
             break

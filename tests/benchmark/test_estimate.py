@@ -31,7 +31,7 @@ chain = [{ name = "jpeg", quality = 75 }]
 def test_attacks_declare_their_passes():
     assert create_attack("fgsm", eps=0.01).cost() == Cost(1)
     assert create_attack("pgd", eps=0.01, steps=7).cost() == Cost(7)
-    assert create_attack("apgd", eps=0.01, steps=5, restarts=2).cost() == Cost(10)
+    assert create_attack("apgd", eps=0.01, steps=5, restarts=2).cost() == Cost(12)  # + the start point
     assert create_attack("square", eps=0.01, n_queries=50).cost() == Cost(0, 50)
     assert create_attack("cw", eps=0.5, steps=10, binary_search_steps=3).cost() == Cost(30)
     assert create_attack("transfer", eps=0.01, surrogate="test_tiny_cnn", steps=4).cost() == Cost(4)

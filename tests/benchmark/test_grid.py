@@ -116,6 +116,10 @@ def test_dataset_parameters_reach_the_grid_and_the_cell_key():
 
 
 def test_paths_in_a_grid_file_are_relative_to_the_file(tmp_path, monkeypatch):
+    import tomllib
+    from pathlib import Path
+
+    from dfbench.benchmark.grid import resolve_paths
     from tests.conftest import tiny_grid
 
     folder = tmp_path / "grids"
@@ -126,11 +130,17 @@ def test_paths_in_a_grid_file_are_relative_to_the_file(tmp_path, monkeypatch):
     text = tiny_grid("rel", '[[attacks]]\nname = "fgsm"\neps = ["2/255"]\n').replace(
         'name = "test_tiny_cnn"', 'name = "test_tiny_cnn"\nweights = "../weights/w.safetensors"')
     (folder / "rel.toml").write_text(text)
-    monkeypatch.chdir(tmp_path / "weights")  # another working directory: the file's folder still counts
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another working directory: the file's folder still counts
     assert load_grid(folder / "rel.toml").detectors[0].weights == str(weights.resolve())
+    monkeypatch.chdir(tmp_path)  # below the working directory: relative to it, no machine's absolute path
+    assert load_grid(folder / "rel.toml").detectors[0].weights == "weights/w.safetensors"
     weights.unlink()
-    with pytest.raises(ConfigError, match=f"weights file {weights.resolve()} does not exist"):
+    with pytest.raises(ConfigError, match="weights file weights/w.safetensors does not exist"):
         load_grid(folder / "rel.toml")
+    home = tiny_grid("home", '[[attacks]]\nname = "fgsm"\neps = ["2/255"]\n').replace(
+        'dataset = "mini"', 'dataset = "mini"\ncache_dir = "~/crops"')
+    assert resolve_paths(tomllib.loads(home), folder)["data"]["cache_dir"] == str(Path.home() / "crops")
 
 
 def test_a_baseline_names_its_grid_file_relative_to_the_working_directory(tmp_path, monkeypatch):

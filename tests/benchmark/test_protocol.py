@@ -80,3 +80,12 @@ def test_evaluate_runs_the_standard_protocol_by_default():
     custom = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5,
                               attacks=[{"name": "fgsm", "eps": ["8/255"]}])
     assert custom.records.protocol.str.startswith("evaluate@").all()
+
+
+def test_the_digest_sees_attacks_as_they_run_and_any_grid_name_fits_an_entry():
+    doc = _doc("quick")
+    spelled_out = {**doc, "attacks": list(doc["attacks"])}
+    assert spelled_out["attacks"][1]["name"] == "pgd"
+    spelled_out["attacks"][1] = {**doc["attacks"][1], "random_start": True}  # pgd's default, written out
+    assert parse_grid(spelled_out).protocol == parse_grid(doc).protocol
+    assert parse_grid({**doc, "name": "my grid / v2 " + "x" * 80}).protocol.split("@")[0] == "my-grid-v2-" + "x" * 53

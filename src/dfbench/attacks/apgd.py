@@ -47,7 +47,7 @@ class APGD(Attack):
         return {"steps": self.steps, "restarts": self.restarts, **({"loss": self.loss} if self.loss != "ce" else {})}
 
     def cost(self) -> Cost:
-        return Cost(self.steps * self.restarts)
+        return Cost((self.steps + 1) * self.restarts)  # each start also takes the gradient at its start point
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
         if self.backend == "native":

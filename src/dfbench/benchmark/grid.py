@@ -236,10 +236,16 @@ def load_grid(name_or_path: str | Path) -> Grid:
 
 def resolve_paths(doc: dict, base: Path) -> dict:
     """``doc`` with its relative file paths (detector ``weights``, a ``model`` file, the data ``root``
-    and ``cache_dir``) made absolute against ``base``, the grid file's folder, as a reader expects."""
+    and ``cache_dir``) taken against ``base``, the grid file's folder, as a reader expects (``~`` is
+    the home folder); below the working directory they stay relative to it, so records carry no
+    machine's absolute paths."""
+    cwd = Path.cwd().resolve()
+
     def resolved(value: Any) -> Any:
-        return str((base / value).resolve()) if isinstance(value, str) and value and not Path(value).is_absolute() \
-            else value
+        if not isinstance(value, str) or not value:
+            return value
+        path = (base / Path(value).expanduser()).resolve()  # an absolute path stays as it is
+        return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
     doc = dict(doc)
     if isinstance(doc.get("data"), dict):

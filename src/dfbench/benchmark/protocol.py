@@ -16,27 +16,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..attacks import create_attack
+from ..attacks.base import ATTACK_RULES
 from ..errors import ConfigError
 from .cells import AttackSpec
 
 # protocol name -> sha256 of its suite (suite_sha256); the shipped grid that defines it
 PUBLISHED: dict[str, tuple[str, str]] = {
-    "standard-v1": ("de161dac70445065e3b5a6d10b33777527a8e912de7fb76a6da78e1dc4f72725", "standard"),
+    "standard-v1": ("09855f349a5113a2311494cc51f4ba2b1d14fac55bf8bbe21f9c8ee6613cb781", "standard"),
 }
 
 
 def _digest(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _resolved(a: AttackSpec) -> list[Any]:
+    """An attack as it runs: its defaults filled in (``steps = 3`` and ``steps = 3, restarts = 1`` are one)."""
+    attack = create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params)
+    return [a.name, a.norm, a.backend, list(a.eps), attack.params()]
 
 
 def suite_sha256(attacks: Sequence[AttackSpec], seed: int, batch_size: int) -> str:
-    """The attack suite's digest: every attack as resolved at load (defaults filled in), the seed
-    and the batch size (random starts are drawn per batch)."""
-    return _digest({"attacks": [[a.name, a.norm, a.backend, list(a.eps), a.params] for a in attacks],
-                    "seed": seed, "batch_size": batch_size})
+    """The attack suite's digest: every attack with its defaults filled in, the rules that choose an
+    attack's output (``ATTACK_RULES``), the seed and the batch size (random starts are drawn per batch)."""
+    return _digest({"attacks": [_resolved(a) for a in attacks], "rules": ATTACK_RULES, "seed": seed,
+                    "batch_size": batch_size})
 
 
 def check_published(name: str, attacks: Sequence[AttackSpec], seed: int, batch_size: int, where: str) -> None:
@@ -49,4 +58,5 @@ def check_published(name: str, attacks: Sequence[AttackSpec], seed: int, batch_s
 def protocol_id(name: str, suite: str, split: str, image_size: int, max_samples: int | None) -> str:
     """``<name>@<8 hex>``: the name and a digest of the suite and the data it runs on."""
     data = {"split": split, "image_size": image_size, "max_samples": max_samples}
-    return f"{name}@{_digest({'suite': suite, **data})[:8]}"
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:64] or "grid"  # as the entry schema allows
+    return f"{label}@{_digest({'suite': suite, **data})[:8]}"
