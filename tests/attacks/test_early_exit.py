@@ -8,6 +8,7 @@ that keeps first adversarials too), with fewer gradient passes.
 import pytest
 import torch
 
+import dfbench
 from dfbench.attacks import _apgd, _native, create_attack
 from dfbench.attacks.base import FOOLED_MARGIN, AtThreshold, fooled, without_early_exit
 from dfbench.defenses import create_defense, defend
@@ -130,3 +131,24 @@ def test_restarts_attack_only_the_survivors(trained_cnn, data):
         create_attack("pgd", eps=1 / 255, restarts=2, backend="torchattacks")
     with pytest.raises(ValueError, match="native backend only"):
         create_attack("apgd", eps=1 / 255, loss="margin", backend="torchattacks")
+
+
+def test_first_adversarials_are_fooled_as_the_benchmark_scores_even_when_saturated(trained_cnn, data):
+    """A distilled-like detector (logits x 50) with a threshold a float32 step below 1 (as calibration
+    on saturated scores gives): a first adversarial must be fooled by the scoring rule itself, so the
+    rule never leaves a sample that the attack run to its last step would have broken."""
+    (x, y), det = data, trained_cnn.detector
+
+    class Saturated(torch.nn.Module):
+        def forward(self, inp):
+            return det(inp) * 50
+
+    sat = dfbench.wrap(Saturated().eval(), input_size=32)
+    sat.threshold = 1 - 2 ** -22  # 0.99999976, a distilled detector's calibrated threshold here
+    first = create_attack("pgd", eps=4 / 255, steps=10, backend="native", loss="margin", seed=0)
+    last = create_attack("pgd", eps=4 / 255, steps=10, backend="native", loss="margin", seed=0)
+    last.first_adversarial = False
+    broken_first = decisions(sat, first.perturb(sat, x, y)) != y
+    broken_last = decisions(sat, last.perturb(sat, x, y)) != y
+    assert broken_last.float().mean() > 0.3
+    assert (broken_first | ~broken_last).all(), int((broken_last & ~broken_first).sum())

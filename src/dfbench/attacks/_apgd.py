@@ -65,7 +65,7 @@ def _run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, steps
          early_exit: bool) -> tuple[Tensor, Tensor]:
     """One APGD run: ``(x_adv, found)``; every state tensor is per sample, updated on the active ones."""
     n = len(x)
-    track = FirstAdversarial(x, early_exit and first)
+    track = FirstAdversarial(model, x, early_exit and first)
 
     def loss_and_grad(idx: Tensor, at: Tensor) -> tuple[Tensor, Tensor]:
         at = at.detach().requires_grad_(True)

@@ -43,7 +43,8 @@ class FirstAdversarial:
     ``found`` ``(N,)`` bool; ``x_found`` like ``x``; :meth:`active` the indices still attacked.
     """
 
-    def __init__(self, x: Tensor, early_exit: bool) -> None:
+    def __init__(self, model: nn.Module, x: Tensor, early_exit: bool) -> None:
+        self.model = model
         self.x_found = x.clone()
         self.found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         self.early_exit = early_exit
@@ -54,7 +55,7 @@ class FirstAdversarial:
 
     def record(self, idx: Tensor, x_at: Tensor, logits: Tensor, y: Tensor) -> None:
         """``x_at`` (the points of samples ``idx``) with their ``logits``: keep the first fooling ones."""
-        new = fooled(logits, y) & ~self.found[idx]
+        new = fooled(logits, y, self.model) & ~self.found[idx]
         self.x_found[idx[new]] = x_at[new].detach()
         self.found[idx[new]] = True
 
@@ -107,7 +108,7 @@ def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, a
              start: bool, loss: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor]:
     """One PGD run: ``(x_adv, found)``."""
     x_adv = random_point(x, eps, norm) if start and eps > 0 else x.clone()
-    track = FirstAdversarial(x, early_exit and first)
+    track = FirstAdversarial(model, x, early_exit and first)
     for _ in range(steps):
         idx = track.active()
         if not len(idx):

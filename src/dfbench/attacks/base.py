@@ -155,7 +155,7 @@ class Attack:
         if not self.keeps_first_adversarial(model):
             return attack(x, y)
         with torch.no_grad():
-            wrong = fooled(model(x), y)
+            wrong = fooled(model(x), y, model)
         outs = [x.clone() for _ in range(n_out)]
         idx = (~wrong).nonzero().squeeze(1)
         if len(idx):
@@ -204,14 +204,16 @@ class Attack:
         return f"{type(self).__name__}(eps={self.eps:.6g}, norm={self.norm}, backend={self.backend}{extra})"
 
 
-def fooled(logits: Tensor, y: Tensor) -> Tensor:
-    """``(N,)`` bool: clearly fooled, the true class's logit below the other's by more than
-    :data:`FOOLED_MARGIN` (attacks see logits shifted to the calibrated threshold by
-    :class:`AtThreshold`, so this is the detector's decision). The margin keeps a sample whose
-    decision could flip in the scoring pass (another batch, bfloat16) from counting as fooled."""
+def fooled(logits: Tensor, y: Tensor, model: torch.nn.Module | None = None) -> Tensor:
+    """``(N,)`` bool: clearly fooled. ``model``'s own decision (:meth:`Detector.decide`, the one the
+    benchmark scores; for any other module, the larger logit) is wrong, and the true class's logit
+    trails by more than :data:`FOOLED_MARGIN` (attacks see logits shifted to the calibrated threshold
+    by :class:`AtThreshold`), so a decision the scoring pass could flip (another batch, bfloat16)
+    never counts as fooled."""
     correct = logits.gather(1, y[:, None]).squeeze(1)
     other = logits.gather(1, (1 - y)[:, None]).squeeze(1)
-    return correct - other < -FOOLED_MARGIN
+    decision = model.decide(logits) if isinstance(model, Detector) else (logits[:, 1] >= logits[:, 0]).long()
+    return (decision != y) & (correct - other < -FOOLED_MARGIN)
 
 
 @contextmanager
@@ -260,8 +262,8 @@ class AtThreshold(Detector):
         super().__init__(inner.input_size)
         self.inner = inner
         self.threshold = 0.5
-        t = min(max(float(inner.threshold), 1e-6), 1 - 1e-6)
-        self.shift = math.log(t / (1 - t))
+        t = min(max(float(inner.threshold), 1e-12), 1 - 1e-12)  # exact but finite (a threshold of 0 or 1)
+        self.shift = math.log(t) - math.log1p(-t)
         self.training = inner.training  # this module only: never change the inner mode
 
     @classmethod
@@ -271,6 +273,10 @@ class AtThreshold(Detector):
     def forward(self, x: Tensor) -> Tensor:
         z = self.inner(x)
         return torch.stack([z[:, 0], z[:, 1] - self.shift], dim=1)
+
+    def decide(self, logits: Tensor) -> Tensor:
+        """The inner detector's own decision, from the shifted logits: the benchmark's, to the bit."""
+        return self.inner.decide(torch.stack([logits[:, 0], logits[:, 1] + self.shift], dim=1))
 
 
 @contextmanager

@@ -69,7 +69,12 @@ class Detector(nn.Module):
 
     def predict(self, x: Tensor) -> Tensor:
         """The decision at :attr:`threshold`: 1 = fake, 0 = real, shape ``(N,)`` int64."""
-        return (self.score(x) >= self.threshold).long()
+        return self.decide(self(x))
+
+    def decide(self, logits: Tensor) -> Tensor:
+        """:meth:`predict` from this detector's logits ``(N, 2)``: P(fake) >= :attr:`threshold`, in the
+        logits' precision, exactly as the benchmark scores (a saturated softmax included)."""
+        return (logits.softmax(dim=1)[:, 1] >= self.threshold).long()
 
     @staticmethod
     def two_logits(z: Tensor) -> Tensor:
