@@ -57,7 +57,7 @@ def _bad(tmp_path, name, text):
     (lambda t: ["run", "--grid", "no_such_grid"], "neither a shipped grid"),
     (lambda t: ["run", "--grid", _bad(t, "g.toml", '[data]\ndataset = "mini"\n[[detectors]]\nname = '
                 '"test_tiny_cnn"\nweights = "missing.safetensors"\n[[attacks]]\nname = "pgd"\neps = [0.1]\n')],
-     "weights file missing.safetensors does not exist"),
+     "missing.safetensors does not exist"),  # the path resolved against the grid file
     (lambda t: ["run", "--out", _bad(t, "afile", "x") + "/sub"], "cannot open results store"),
     (lambda t: ["train", "nope"], "unknown detector 'nope'"),
     (lambda t: ["train", "test_tiny_cnn", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
