@@ -49,12 +49,11 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
     summary.skipped = work.skipped
     n = prepared.n_samples
     job_work = {job.cells[0][1]: unit_passes([c for c, _ in job.cells], n).work for job in work.jobs}
-    all_cells = sum(unit_passes(u, n).work for s in grid.detectors for u in grid.units(s))
     for out in work.untrainable:
         store.put(out.record)
     summary.failed += len(work.untrainable)
     progress.advance(work.skipped + len(work.untrainable), "already done or untrainable",
-                     all_cells - sum(job_work.values()))
+                     prepared.cells_work - sum(job_work.values()))
     if work.jobs:
         train_surrogates(grid, Path(cache_dir), prepared.data, device)
     for job, outputs in (executor or InProcess()).run(work.jobs, grid, Path(cache_dir), prepared.trained, device):

@@ -106,6 +106,7 @@ class Prepared:
     data_info: str  # JSON of the dataset's load settings, recorded per cell ('' for built-in data)
     trained: dict[str, Trained] = field(default_factory=dict)  # repr(DetectorSpec) -> its detector
     untrainable: dict[str, str] = field(default_factory=dict)  # repr(DetectorSpec) -> why it failed
+    cells_work: float = 0.0  # every cell's work (workload.Passes.work), for the progress
 
 
 def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
@@ -121,8 +122,8 @@ def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
     given = given or {}
     training = {repr(s): Passes() if s.name in given else grid_training(grid, s, cache_dir, data)
                 for s in grid.detectors}
-    cells = sum((unit_passes(u, prepared.n_samples) for s in grid.detectors for u in grid.units(s)), Passes())
-    progress.start(len(grid.cells()), sum((p.work for p in training.values()), cells.work))
+    prepared.cells_work = sum(unit_passes(u, prepared.n_samples).work for s in grid.detectors for u in grid.units(s))
+    progress.start(len(grid.cells()), sum((p.work for p in training.values()), prepared.cells_work))
     for spec in grid.detectors:
         if spec.name in given:
             prepared.trained[repr(spec)] = given[spec.name]
