@@ -1,9 +1,12 @@
 """The leaderboard's robust accuracy: per-sample worst case over attacks, monotone in eps."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from dfbench.leaderboards.entry import robust_accuracy
+from dfbench.metrics.intervals import equal_error_rate
 from dfbench.leaderboards.table import eps_label
 
 
@@ -53,3 +56,20 @@ def test_evasion_rate_is_worst_case_over_detected_fakes():
     assert out.loc[0.01, "evasion_rate"] == pytest.approx(0.5)
     assert out.loc[0.02, "n_evaded"] == 1  # monotone: sample 1 stays evaded; sample 0 is no evasion
     assert out.loc[0.02, "n_robust"] == 1 and out.loc[0.02, "n"] == 4
+
+
+def test_framing_auc_and_eer_use_the_worst_case_scores():
+    records, samples = _rows([
+        ("a1", "fgsm", 0.01, [0.2, 0.1, 0.9, 0.3]),  # fake 1 pushed to real
+        ("a2", "fgsm", 0.02, [0.9, 0.9, 0.9, 0.1]),  # real 0 pushed to fake (framing); fake 1 "recovers"
+    ])
+    out = robust_accuracy(records, samples).set_index("eps")
+    assert (out.n_accepted == 1).all()  # the one real (sample 0) is called real clean
+    assert out.loc[0.01, "n_framed"] == 0 and out.loc[0.02, "n_framed"] == 1
+    assert out.loc[0.02, "framing_rate"] == pytest.approx(1.0)
+    # worst-case scores by hand at eps 0.02: fakes take their lowest score so far, the real its highest
+    clean = samples.groupby("idx").clean_score.first().to_numpy()
+    labels = samples.groupby("idx").label.first().to_numpy()
+    worst = [max(clean[0], 0.2, 0.9), min(clean[1], 0.1, 0.9), min(clean[2], 0.9, 0.9), min(clean[3], 0.3, 0.1)]
+    assert out.loc[0.02, "auc"] == pytest.approx(roc_auc_score(labels, worst))
+    assert out.loc[0.02, "eer"] == pytest.approx(equal_error_rate(np.array(worst), labels))

@@ -9,6 +9,7 @@ import dfbench
 from dfbench.benchmark.grid import GRIDS_DIR, load_grid, parse_grid
 from dfbench.benchmark.protocol import PUBLISHED
 from dfbench.errors import ConfigError
+from dfbench.leaderboards.rates import rate
 from dfbench.leaderboards.table import leaderboard
 
 
@@ -55,10 +56,13 @@ def test_the_protocol_follows_the_suite_and_data_but_not_the_detectors():
 
 def _entry(name: str, protocol: str | None, worst: float) -> dict:
     entry = {"name": name, "detector": name, "training": "", "defenses": "", "weights_sha256": "ab" * 32,
-             "dataset": {"name": "mini", "n_samples": 160}, "clean": {"acc": 0.8, "auc": 0.9}, "flags": [],
+             "dataset": {"name": "mini", "n_samples": 160}, "flags": [],
+             "clean": {**rate("acc", 128, 160), "auc": 0.9, "auc_ci": [0.85, 0.95]},
              "provenance": {"grid": "quick", "grid_sha256": "cd" * 32},
-             "robust": [{"attack_mode": "", "norm": "linf", "eps": 8 / 255, "robust_acc": worst,
-                         "evasion_rate": 0.5}]}
+             "robust": [{"attack_mode": "", "norm": "linf", "eps": 8 / 255,
+                         **rate("robust_acc", round(worst * 160), 160),
+                         **rate("evasion_rate", 40, 80), **rate("framing_rate", 10, 48), "auc": 0.6,
+                         "auc_ci": [0.5, 0.7], "eer": 0.4}]}
     return entry | ({"protocol": protocol} if protocol else {})
 
 

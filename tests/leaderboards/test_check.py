@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from dfbench.cli import app
 from dfbench.leaderboards.check import compare, wilson_lower
+from dfbench.leaderboards.rates import rate
 
 runner = CliRunner()
 
@@ -34,7 +35,7 @@ def _with_robust(entries, k):
     """A copy of ``entries`` whose first entry's last robust row is k/n."""
     out = copy.deepcopy(entries)
     row = out[0]["robust"][-1]
-    row["robust_acc"], row["n_robust"] = k / row["n"], k
+    row.update(n_robust=k, **rate("robust_acc", k, row["n"]))
     return out
 
 
@@ -74,7 +75,7 @@ def test_check_cli_update_pass_fail_and_changed_grid(lb_grid, cache_dir, tmp_pat
     plain = next(e for e in data["entries"] if not e["defenses"])
     row = next(r for r in plain["robust"] if r["norm"] == "linf" and r["eps"] > 0.03)
     row["n_robust"] = round(plain["clean"]["acc"] * row["n"])  # as robust as it is accurate
-    row["robust_acc"] = row["n_robust"] / row["n"]
+    row.update(rate("robust_acc", row["n_robust"], row["n"]))
     baseline.write_text(json.dumps(data))
     failed = invoke("check", "--baseline", baseline, "--cache", cache_dir)
     assert failed.exit_code == 1

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from dfbench.benchmark.store import Store
+from dfbench.metrics.intervals import wilson
 from dfbench.leaderboards.entry import (
     EntryError,
     entry_path,
@@ -47,6 +48,37 @@ def test_entries_carry_the_runs_numbers_and_provenance(lb_entries, lb_run):
     assert plain["weights_sha256"] == rec.weights_sha256 and plain["dataset"]["fingerprint"] == rec.dataset_fingerprint
     assert plain["dataset"]["n_samples"] == 48
     json.dumps(plain, allow_nan=False)  # numbers only: no NaN sneaks into the JSON
+
+
+def test_every_rate_carries_its_wilson_interval_and_every_auc_a_bootstrap_one(lb_entries):
+    plain = next(e for e in lb_entries if not e["defenses"])
+    n = plain["dataset"]["n_samples"]
+    assert plain["clean"]["acc_ci"] == pytest.approx(wilson(round(plain["clean"]["acc"] * n), n), abs=1e-6)
+    lo, hi = plain["clean"]["auc_ci"]
+    assert lo <= plain["clean"]["auc"] <= hi
+    for r in plain["robust"]:
+        assert r["robust_acc_ci"] == pytest.approx(wilson(r["n_robust"], r["n"]), abs=1e-6)
+        assert r["n_detected"] + r["n_accepted"] == round(plain["clean"]["acc"] * n)
+        if r["n_accepted"]:
+            assert r["framing_rate_ci"] == pytest.approx(wilson(r["n_framed"], r["n_accepted"]), abs=1e-6)
+        assert (r["auc"] is None) == (r["auc_ci"] is None)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda e: e["robust"][0].update(robust_acc_ci=[0.0, 1.0]),  # not the count's interval
+    lambda e: e["clean"].update(auc_ci=[0.9, 0.1]),  # out of order
+    lambda e: e["robust"][0].update(n_framed=e["robust"][0]["n_accepted"] + 1),
+])
+def test_inconsistent_intervals_and_counts_are_refused(lb_entries, edit):
+    with pytest.raises(EntryError, match="do not add up|does not fit"):
+        validate_entry(_broken(lb_entries[0], edit), "x.json")
+
+
+def test_an_entry_without_intervals_is_refused_and_an_old_format_says_how_to_update(lb_entries):
+    with pytest.raises(EntryError, match="robust_acc_ci"):
+        validate_entry(_broken(lb_entries[0], lambda e: e["robust"][0].pop("robust_acc_ci")), "x.json")
+    with pytest.raises(EntryError, match="schema version 1.*dfbench submit"):
+        validate_entry(_broken(lb_entries[0], lambda e: e.update(schema_version=1)), "x.json")
 
 
 def test_defended_entry_has_both_attack_modes_and_its_flags(lb_entries):

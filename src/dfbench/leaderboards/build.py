@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import DfbenchError
 from .entry import EntryError, identity, protocol_of, read_entry, verify_weights
 from .plots import attack_heatmap, robustness_curves, transfer_heatmap
-from .table import leaderboard, to_markdown, transfer_matrix, write_tables
+from .table import interval_columns, leaderboard, to_markdown, transfer_matrix, write_tables
 
 log = logging.getLogger(__name__)
 SITE = "site"
@@ -31,6 +31,9 @@ SITE = "site"
 _TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags"}
 _HELP = {"worst_case": "lowest robust accuracy over attack modes at the headline budget ('at')",
          "evasion_rate": "highest share of detected fakes made to score real, at the headline budget",
+         "framing_rate": "highest share of reals accepted clean made to score fake, at the headline budget",
+         "robust_auc": "lowest ROC AUC of the worst-case scores over attack modes, at the headline budget",
+         "robust_eer": "highest equal error rate of the worst-case scores, at the headline budget",
          "attack_mode": "naive or adaptive (BPDA/EOT) attack on a preprocessing defense; blank: undefended"}
 
 
@@ -58,10 +61,13 @@ def _json_cell(v):
 
 
 def _page_data(table: pd.DataFrame, entries: list[dict], plots: list[dict]) -> dict:
-    eps_columns = {c: c.split()[0] for c in table.columns if c.startswith(("linf ", "l2 "))}
+    with_ci = set(interval_columns(table))
+    shown = [c for c in table.columns if not c.endswith((" lo", " hi")) or c[:-3] not in with_ci]
+    eps_columns = {c: c.split()[0] for c in shown if c.startswith(("linf ", "l2 "))}
     columns = [{"key": c, "label": c.replace("_", " "), "kind": "text" if c in _TEXT else "number",
-                "norm": eps_columns.get(c), "digits": 0 if c in ("rank", "n") else 3, "help": _HELP.get(c, "")}
-               for c in table.columns]
+                "norm": eps_columns.get(c), "digits": 0 if c in ("rank", "n") else 3, "interval": c in with_ci,
+                "help": _HELP.get(c, "") + (" (95% interval in brackets)" if c in with_ci else "")}
+               for c in shown]
     rows = [{k: _json_cell(v) for k, v in row.items()} for row in table.to_dict("records")]
     return {"columns": columns, "rows": rows, "plots": plots, "entries": len(entries),
             "datasets": sorted({e["dataset"]["name"] for e in entries}),

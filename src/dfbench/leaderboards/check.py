@@ -14,15 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scipy.stats import binomtest
-
 from ..benchmark.driver import run_grid
 from ..benchmark.grid import GRIDS_DIR, Grid, load_grid, resolve_grid_path
 from ..benchmark.overrides import override
 from ..benchmark.store import Store
 from ..benchmark.workload import Progress
 from ..errors import DfbenchError
-from .entry import EntryError, entries_from_store, validate_entry, write_json
+from ..metrics.intervals import wilson
+from .entry import SCHEMA_VERSION, EntryError, entries_from_store, validate_entry, write_json
 from .table import eps_label
 
 BASELINE_KIND = "dfbench-baseline"
@@ -51,7 +50,7 @@ class Finding:
 
 def wilson_lower(k: int, n: int, confidence: float) -> float:
     """Lower end of the Wilson score interval for k successes in n trials."""
-    return float(binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson").low)
+    return wilson(k, n, confidence)[0]  # type: ignore[index]  (n >= 1: entries have samples)
 
 
 def _numbers(entry: dict) -> dict[str, tuple[float, int]]:
@@ -119,6 +118,9 @@ def read_baseline(path: Path) -> dict:
         raise EntryError(f"{path}: not a dfbench baseline (expected kind {BASELINE_KIND!r}, grid, grid_sha256 "
                          "and a list of entries)")
     for i, entry in enumerate(baseline["entries"]):
+        if isinstance(entry, dict) and entry.get("schema_version") != SCHEMA_VERSION:
+            raise EntryError(f"{path}: a baseline of entry format {entry.get('schema_version')!r} (this dfbench writes "
+                             f"{SCHEMA_VERSION}); re-baseline it with `dfbench check --baseline {path} --update`")
         validate_entry(entry, f"{path} entry {i}")
     return baseline
 

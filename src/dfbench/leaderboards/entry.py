@@ -15,7 +15,6 @@ so robust accuracy is at most the clean accuracy.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
@@ -27,16 +26,19 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pandas as pd
+import torch
 
 from ..attacks.base import KINDS
 from ..benchmark.sanity import with_defaults
 from ..benchmark.store import Store
 from ..errors import CheckpointError, DfbenchError
-from ..metrics import ENTRY_METRICS
+from ..metrics import ENTRY_METRICS, roc_auc
+from ..metrics.intervals import bootstrap_auc, equal_error_rate
 from ..train.checkpoint import verify_weights as check_weights_file
+from .rates import check_interval, check_rate, interval, number, rate
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: intervals, framing, AUC and EER under attack
 ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "protocol"]
 ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset", "precision", "protocol"]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -60,33 +62,52 @@ def schema() -> dict:
 
 
 def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    """Worst-case, eps-monotone robust accuracy and evasion rate per (row, norm, eps).
+    """Worst-case, eps-monotone robust accuracy, evasion and framing rates, AUC and EER per (row, norm, eps).
 
     Returns long-form rows: ROW_KEYS + ``norm``, ``eps``, ``n``, ``n_robust``, ``robust_acc``,
-    ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at
-    this eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``attacks``.
+    ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at this
+    eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``n_accepted`` (reals
+    called real clean), ``n_framed`` (of those, made to score fake), ``framing_rate``, ``auc``
+    and ``eer`` of the worst-case scores (per sample the lowest P(fake) of a fake and the highest
+    of a real over the clean input and every attack at this eps or below) with the AUC's
+    bootstrap interval ``auc_lo``/``auc_hi``, and ``attacks``.
     """
     records = with_defaults(records)
     merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
     merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
     merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
+    # the score the attacker wants: low for fakes, high for reals; worst case = its minimum
+    merged["toward_wrong"] = np.where(merged.label == 1, merged.adv_score, -merged.adv_score)
     out = []
     for group_key, g in merged.groupby([*ROW_KEYS, "norm"], sort=True):
         # per sample and eps: survived every attack at this eps
         ok = g.groupby(["eps", "idx"]).adv_ok.all().unstack("idx").sort_index()
-        per_sample = g.groupby("idx")[["clean_ok", "label"]].first().reindex(ok.columns)
+        per_sample = g.groupby("idx")[["clean_ok", "label", "clean_score"]].first().reindex(ok.columns)
         clean_ok = per_sample.clean_ok.to_numpy(dtype=bool)
-        detected = clean_ok & (per_sample.label.to_numpy() == 1)
+        labels = per_sample.label.to_numpy()
+        detected, accepted = clean_ok & (labels == 1), clean_ok & (labels == 0)
         survived = np.logical_and.accumulate(ok.fillna(False).to_numpy(dtype=bool), axis=0) & clean_ok
+        clean_toward = np.where(labels == 1, 1.0, -1.0) * per_sample.clean_score.to_numpy()
+        toward = g.groupby(["eps", "idx"]).toward_wrong.min().unstack("idx").reindex(index=ok.index,
+                                                                                    columns=ok.columns)
+        worst = np.minimum.accumulate(np.fmin(toward.to_numpy(), clean_toward), axis=0)
         attacks = g.groupby("eps").attack.unique()
-        for eps, row in zip(ok.index, survived):
-            n_evaded = int((detected & ~row).sum())
+        for eps, row, w in zip(ok.index, survived, worst):
+            scores = np.where(labels == 1, w, -w)  # back to P(fake)
+            auc_ci = bootstrap_auc(scores, labels)
             out.append({**dict(zip([*ROW_KEYS, "norm"], group_key)), "eps": float(eps), "n": len(row),
                         "n_robust": int(row.sum()), "robust_acc": float(row.mean()),
-                        "n_detected": int(detected.sum()), "n_evaded": n_evaded,
-                        "evasion_rate": n_evaded / detected.sum() if detected.any() else float("nan"),
-                        "attacks": ",".join(sorted(attacks[eps]))})
-    return pd.DataFrame(out)
+                        "n_detected": int(detected.sum()), "n_evaded": int((detected & ~row).sum()),
+                        "n_accepted": int(accepted.sum()), "n_framed": int((accepted & ~row).sum()),
+                        "auc": roc_auc(torch.tensor(scores), torch.tensor(labels)),
+                        "auc_lo": auc_ci[0] if auc_ci else float("nan"),
+                        "auc_hi": auc_ci[1] if auc_ci else float("nan"),
+                        "eer": equal_error_rate(scores, labels), "attacks": ",".join(sorted(attacks[eps]))})
+    out_frame = pd.DataFrame(out)
+    if not out_frame.empty:
+        out_frame["evasion_rate"] = out_frame.n_evaded / out_frame.n_detected.where(out_frame.n_detected > 0)
+        out_frame["framing_rate"] = out_frame.n_framed / out_frame.n_accepted.where(out_frame.n_accepted > 0)
+    return out_frame
 
 
 def safe_name(name: str, what: str = "name") -> str:
@@ -113,11 +134,6 @@ def default_name(detector: str, training: str, defenses: str, weights_sha256: st
     return f"{slug[:110]}-{weights_sha256[:8]}{suffix}".replace("..", ".")
 
 
-def _number(v: Any) -> float | None:
-    """A float rounded to 6 decimals (the rates are float32 counts), or None for NaN (JSON has no NaN)."""
-    return None if v is None or math.isnan(v) else round(float(v), 6)
-
-
 def _joined(values: pd.Series) -> str:
     return " + ".join(sorted({str(v) for v in values if str(v)})) or "unknown"
 
@@ -125,6 +141,17 @@ def _joined(values: pd.Series) -> str:
 def _flags(group: pd.DataFrame) -> list[str]:
     return sorted({f for col in ("detector_flags", "check_flags") for v in group[col].fillna("")
                    for f in str(v).split(",") if f})
+
+
+def _clean(first: pd.Series, samples: pd.DataFrame) -> dict[str, Any]:
+    """Clean accuracy with its Wilson interval, AUC with its bootstrap interval, EER, threshold."""
+    per_sample = samples.groupby("idx")[["clean_score", "label"]].first()
+    scores, labels = per_sample.clean_score.to_numpy(), per_sample.label.to_numpy()
+    n = int(first.n_samples)
+    correct = round(float(first.clean_acc) * n)
+    return {**rate("acc", correct, n), "auc": number(first.clean_auc),
+            "auc_ci": interval(bootstrap_auc(scores, labels)), "eer": number(equal_error_rate(scores, labels)),
+            "threshold": float(first.threshold)}
 
 
 def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_allowed: bool = False) -> list[dict]:
@@ -156,17 +183,20 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),
                            "grid": _joined(group.grid), "grid_sha256": _joined(group.grid_sha256),
                            "seeds": sorted({int(s) for s in group.seed}), "created_at": created},
-            "clean": {"acc": _number(first.clean_acc), "auc": _number(first.clean_auc),
-                      "threshold": float(first.threshold)},
+            "clean": _clean(first, samples[samples.key.isin(group.key)]),
             "robust": [{"attack_mode": attack_mode(defenses, r.adaptive), "norm": r.norm, "eps": float(r.eps),
-                        "n": int(r.n), "n_robust": int(r.n_robust), "robust_acc": _number(r.robust_acc),
+                        "n": int(r.n), "n_robust": int(r.n_robust), **rate("robust_acc", r.n_robust, r.n),
                         "n_detected": int(r.n_detected), "n_evaded": int(r.n_evaded),
-                        "evasion_rate": _number(r.evasion_rate), "attacks": r.attacks.split(",")}
+                        **rate("evasion_rate", r.n_evaded, r.n_detected),
+                        "n_accepted": int(r.n_accepted), "n_framed": int(r.n_framed),
+                        **rate("framing_rate", r.n_framed, r.n_accepted),
+                        "auc": number(r.auc), "auc_ci": interval((r.auc_lo, r.auc_hi)), "eer": number(r.eer),
+                        "attacks": r.attacks.split(",")}
                        for r in rows.itertuples()],
             "cells": [{"attack_mode": attack_mode(defenses, c.adaptive), "attack": c.attack,
                        "attack_kind": c.attack_kind, "backend": c.backend, "norm": c.norm, "eps": float(c.eps),
                        "params": json.loads(c.attack_params), "seed": int(c.seed),
-                       **{m.name: _number(getattr(c, m.name)) for m in ENTRY_METRICS}}
+                       **{m.name: number(getattr(c, m.name)) for m in ENTRY_METRICS}}
                       for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples()],
             "flags": _flags(group),
             "flags_allowed": flags_allowed,
@@ -180,6 +210,9 @@ def entries_from_store(store: Store, flags_allowed: bool = False) -> list[dict]:
 
 def validate_entry(entry: Any, source: str = "entry") -> dict:
     """Check ``entry`` against the schema and its own arithmetic; EntryError names the first problem."""
+    if isinstance(entry, dict) and entry.get("schema_version") == 1:
+        raise EntryError(f"{source}: schema version 1 (before intervals, framing and AUC under attack); make it "
+                         "again from its results: `dfbench submit --out RESULTS --replace`")
     try:
         jsonschema.validate(entry, schema())
     except jsonschema.ValidationError as exc:
@@ -188,15 +221,23 @@ def validate_entry(entry: Any, source: str = "entry") -> dict:
     safe_name(entry["name"], f"{source}: name")
     safe_name(entry["dataset"]["name"], f"{source}: dataset name")
     n, clean = entry["dataset"]["n_samples"], entry["clean"]["acc"]
-    for r in entry["robust"]:
-        evasion = r["n_evaded"] / r["n_detected"] if r["n_detected"] else None
-        if r["n"] != n or r["n_robust"] > r["n"] or abs(r["n_robust"] / r["n"] - r["robust_acc"]) > 1e-6 \
-                or r["robust_acc"] > clean + 1e-6 or r["n_evaded"] > r["n_detected"] \
-                or (evasion is None) != (r["evasion_rate"] is None) \
-                or (evasion is not None and abs(evasion - r["evasion_rate"]) > 1e-6):
-            raise EntryError(f"{source}: robust numbers at {r['norm']} eps={r['eps']} do not add up "
-                             f"({r['n_robust']}/{r['n']} robust of {n} samples, clean acc {clean}, "
-                             f"{r['n_evaded']}/{r['n_detected']} evaded, evasion rate {r['evasion_rate']})")
+    try:
+        check_rate(entry["clean"], "acc", round(clean * n), n, f"{source}: clean")
+        check_interval(entry["clean"]["auc"], entry["clean"]["auc_ci"], "auc", f"{source}: clean")
+        for r in entry["robust"]:
+            where = f"{source}: robust at {r['attack_mode'] or 'undefended'} {r['norm']} eps={r['eps']}"
+            if r["n"] != n or r["n_robust"] > r["n"] or r["robust_acc"] > clean + 1e-6 \
+                    or r["n_evaded"] > r["n_detected"] or r["n_framed"] > r["n_accepted"] \
+                    or r["n_detected"] + r["n_accepted"] > r["n"]:
+                raise EntryError(f"{where}: counts do not add up ({r['n_robust']}/{r['n']} robust of {n} samples, "
+                                 f"clean acc {clean}, {r['n_evaded']}/{r['n_detected']} evaded, "
+                                 f"{r['n_framed']}/{r['n_accepted']} framed)")
+            check_rate(r, "robust_acc", r["n_robust"], r["n"], where)
+            check_rate(r, "evasion_rate", r["n_evaded"], r["n_detected"], where)
+            check_rate(r, "framing_rate", r["n_framed"], r["n_accepted"], where)
+            check_interval(r["auc"], r["auc_ci"], "auc", where)
+    except DfbenchError as exc:
+        raise EntryError(str(exc)) from None
     if entry["flags"] and not entry["flags_allowed"]:
         raise EntryError(f"{source}: has sanity flags ({', '.join(entry['flags'])}) but was not submitted "
                          "with --allow-flags")

@@ -2,8 +2,11 @@
 
 One row per entry and attack mode: clean accuracy and AUC, the worst-case robust accuracy per
 norm and epsilon, and the entry's headline numbers: ``worst_case``, its lowest robust accuracy
-over attack modes (naive and adaptive) at the headline budget ``at``, and ``evasion_rate``, its
-highest evasion rate there. Entries rank by ``worst_case`` (then clean accuracy) among the
+over attack modes (naive and adaptive) at the headline budget ``at``; there too the lowest AUC
+and highest EER of the worst-case scores (``robust_auc``, ``robust_eer``), and the highest
+``evasion_rate`` (detected fakes made to score real) and ``framing_rate`` (reals accepted clean
+made to score fake). Every rate and AUC carries its 95% interval (``<column> lo``/``hi``: Wilson
+for rates, bootstrap for AUCs); Markdown shows it as ``0.650 [0.573, 0.720]``. Entries rank by ``worst_case`` (then clean accuracy) among the
 entries of the same dataset, protocol (``entry.protocol_of``) and headline budget; equal numbers
 share a rank, and numbers of different protocols are never ranked together.
 """
@@ -47,28 +50,56 @@ def _columns(robust: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(order.column))
 
 
+def with_interval(name: str, value: float | None, ci: list[float] | None) -> dict:
+    """``{name, "name lo", "name hi"}``: a number and its interval as table columns."""
+    return {name: value, f"{name} lo": ci[0] if ci else None, f"{name} hi": ci[1] if ci else None}
+
+
+def _worst(rows: list[dict], key: str, pick=min) -> dict:
+    """The row whose ``key`` is worst for the detector (``pick``: min or max), as that number and its interval."""
+    known = [r for r in rows if r[key] is not None]
+    row = pick(known, key=lambda r: r[key]) if known else None
+    return {key: row[key] if row else None, "ci": row.get(f"{key}_ci") if row else None}
+
+
+def _headline_numbers(at: list[dict]) -> dict:
+    """The headline columns at budget ``at``: the worst over attack modes of each number, with its interval."""
+    out = {}
+    for column, key, pick in (("worst_case", "robust_acc", min), ("robust_auc", "auc", min),
+                              ("evasion_rate", "evasion_rate", max), ("framing_rate", "framing_rate", max)):
+        worst = _worst(at, key, pick)
+        out.update(with_interval(column, worst[key], worst["ci"]))
+    eers = [r["eer"] for r in at if r["eer"] is not None]
+    out["robust_eer"] = max(eers) if eers else None
+    return out
+
+
 def leaderboard(entries: list[dict]) -> pd.DataFrame:
-    """The leaderboard table of ``entries``: one row per entry and attack mode, ranked per dataset."""
+    """The leaderboard table of ``entries``: one row per entry and attack mode, ranked per dataset and
+    protocol. Every rate and AUC comes with its 95% interval in the columns ``<column> lo`` and ``<column> hi``."""
     rows, robust = [], []
     for i, e in enumerate(entries):
         norm, eps = headline(e)
         at = [r for r in e["robust"] if r["norm"] == norm and r["eps"] == eps]
-        evasion = [r["evasion_rate"] for r in at if r["evasion_rate"] is not None]
+        headline_numbers = _headline_numbers(at)
         for mode in dict.fromkeys(r["attack_mode"] for r in e["robust"]):
             rows.append({"entry": i, "name": e["name"], "detector": e["detector"], "training": e["training"],
                          "defenses": e["defenses"], "attack_mode": mode, "weights": e["weights_sha256"][:12],
                          "dataset": e["dataset"]["name"], "protocol": protocol_of(e), "n": e["dataset"]["n_samples"],
-                         "clean_acc": e["clean"]["acc"], "clean_auc": e["clean"]["auc"],
-                         "worst_case": min(r["robust_acc"] for r in at), "at": eps_label(norm, eps),
-                         "evasion_rate": max(evasion) if evasion else None, "flags": ",".join(e["flags"])})
+                         **with_interval("clean_acc", e["clean"]["acc"], e["clean"]["acc_ci"]),
+                         **with_interval("clean_auc", e["clean"]["auc"], e["clean"]["auc_ci"]),
+                         "at": eps_label(norm, eps), **headline_numbers, "flags": ",".join(e["flags"])})
         robust += [{"entry": i, "attack_mode": r["attack_mode"], "norm": r["norm"], "eps": r["eps"],
-                    "column": eps_label(r["norm"], r["eps"]), "robust_acc": r["robust_acc"]} for r in e["robust"]]
+                    "column": eps_label(r["norm"], r["eps"]), "robust_acc": r["robust_acc"],
+                    "lo": r["robust_acc_ci"][0], "hi": r["robust_acc_ci"][1]} for r in e["robust"]]
     if not rows:
         return pd.DataFrame()
     robust = pd.DataFrame(robust)
-    wide = robust.pivot_table(index=["entry", "attack_mode"], columns="column", values="robust_acc")
-    table = pd.DataFrame(rows).merge(wide.reindex(columns=_columns(robust)).reset_index(),
-                                     on=["entry", "attack_mode"], how="left")
+    eps_columns = _columns(robust)
+    wide = pd.concat([robust.pivot_table(index=["entry", "attack_mode"], columns="column", values=value)
+                      .reindex(columns=eps_columns).add_suffix(suffix)
+                      for value, suffix in (("robust_acc", ""), ("lo", " lo"), ("hi", " hi"))], axis=1)
+    table = pd.DataFrame(rows).merge(wide.reset_index(), on=["entry", "attack_mode"], how="left")
     per_entry = table.drop_duplicates("entry")
     # rank among entries of the same dataset, protocol and headline budget; equal numbers share a rank
     score = list(zip(per_entry.worst_case, per_entry.clean_acc))
@@ -76,10 +107,26 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
     per_entry["rank"] = per_entry.groupby(RANKED_AMONG).score.rank(method="min", ascending=False).astype(int)
     table = table.merge(per_entry[["entry", "rank"]], on="entry")
     table = table.sort_values([*RANKED_AMONG, "rank", "name", "attack_mode"], kind="stable")
+    numbers = [*(f"{c}{s}" for c in ("clean_acc", "clean_auc", *eps_columns, "worst_case") for s in ("", " lo", " hi")),
+               "at", *(f"{c}{s}" for c in ("robust_auc",) for s in ("", " lo", " hi")), "robust_eer",
+               *(f"{c}{s}" for c in ("evasion_rate", "framing_rate") for s in ("", " lo", " hi"))]
     return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset",
-                  "protocol", "n",
-                  "clean_acc", "clean_auc", *_columns(robust), "worst_case", "at", "evasion_rate",
-                  "flags"]].reset_index(drop=True)
+                  "protocol", "n", *numbers, "flags"]].reset_index(drop=True)
+
+
+def interval_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of ``table`` that have ``<column> lo`` and ``<column> hi`` beside them."""
+    return [c for c in table.columns if f"{c} lo" in table.columns and f"{c} hi" in table.columns]
+
+
+def with_intervals_as_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Each number with an interval as ``0.650 [0.573, 0.720]`` (blank when undefined); lo/hi columns folded in."""
+    out = table.copy()
+    for c in interval_columns(table):
+        out[c] = [("" if pd.isna(v) else f"{v:.{digits}f}" + ("" if pd.isna(lo) else f" [{lo:.{digits}f}, {hi:.{digits}f}]"))
+                  for v, lo, hi in zip(table[c], table[f"{c} lo"], table[f"{c} hi"])]
+        out = out.drop(columns=[f"{c} lo", f"{c} hi"])
+    return out
 
 
 def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
@@ -123,4 +170,5 @@ def write_tables(table: pd.DataFrame, out_dir: Path, stem: str = "leaderboard") 
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=".3f")
+    """Markdown with every interval beside its number, ``0.650 [0.573, 0.720]``."""
+    return with_intervals_as_text(table).to_markdown(index=False, floatfmt=".3f")

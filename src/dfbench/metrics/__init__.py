@@ -1,8 +1,9 @@
-"""Metrics: a leaf package (torch, scikit-image; nothing else of dfbench).
+"""Metrics: a leaf package (torch, scipy, scikit-image; nothing else of dfbench).
 
 - ``classification``: accuracy, AUC, precision, recall, F1, evasion rate, threshold calibration.
 - ``perturbation``: per-sample norms, SSIM and PSNR of a perturbation.
 - ``cell``: the numbers of a grid cell, each declared once (:data:`METRICS`).
+- ``intervals``: Wilson intervals on rates, bootstrap intervals on AUCs, the equal error rate (scipy).
 """
 
 from .cell import ENTRY_METRICS, METRIC_NAMES, METRICS, CellData, FrameScores, Metric, compute_metrics

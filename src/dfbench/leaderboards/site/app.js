@@ -58,6 +58,13 @@ function renderBody(columns) {
         td.appendChild(mark);
       } else {
         td.textContent = format(r[c.key], c);
+        const lo = r[c.key + " lo"], hi = r[c.key + " hi"];
+        if (c.interval && lo !== null && lo !== undefined && hi !== null && hi !== undefined) {
+          const ci = document.createElement("span");
+          ci.className = "ci";
+          ci.textContent = ` [${format(lo, c)}, ${format(hi, c)}]`;
+          td.appendChild(ci);
+        }
       }
       tr.appendChild(td);
     }
