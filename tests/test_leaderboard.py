@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from dfbench.leaderboards.entry import robust_accuracy
+from dfbench.leaderboards.robust import robust_accuracy
 from dfbench.metrics.intervals import equal_error_rate
 from dfbench.leaderboards.table import eps_label
 

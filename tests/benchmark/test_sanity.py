@@ -89,6 +89,8 @@ def test_consistent_cells_get_no_flags():
 @pytest.mark.parametrize("cells,key,flag", [
     ([record("a", eps=0, adv_acc=0.7)], "a", "eps0_changes_accuracy"),
     ([record("a", eps=0.01, adv_acc=0.3), record("b", eps=0.02, adv_acc=0.5)], "b", "not_monotone_in_eps"),
+    ([record("a", attack="fgsm", kind="single_step", eps=0.01, adv_acc=0.3),
+      record("b", attack="fgsm", kind="single_step", eps=0.02, adv_acc=0.5)], "b", "single_step_not_monotone"),
     ([record("p", adv_acc=0.6), record("f", attack="fgsm", kind="single_step", adv_acc=0.4)], "p",
      "iterative_weaker_than_single_step"),
     ([record("p", adv_acc=0.6), record("t", attack="transfer", kind="transfer", adv_acc=0.3)], "t",

@@ -55,6 +55,7 @@ def test_compare_fails_missing_entries_numbers_and_new_flags(lb_entries):
     assert [f.reason for f in missing if f.failed] == ["missing from the new run"]
     flagged = copy.deepcopy(lb_entries)
     flagged[0]["flags"] = sorted(flagged[0]["flags"] + ["nondeterministic"])
+    flagged[0]["flag_details"]["nondeterministic"] = [{"cell": "detector probe", "adv_acc": None}]
     assert [f.reason for f in compare(lb_entries, flagged) if f.failed] == ["new flag nondeterministic"]
     fewer = copy.deepcopy(lb_entries)
     fewer[0]["cells"] = fewer[0]["cells"][1:]

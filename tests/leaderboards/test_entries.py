@@ -85,6 +85,22 @@ def test_defended_entry_has_both_attack_modes_and_its_flags(lb_entries):
     jpeg = next(e for e in lb_entries if e["defenses"])
     assert {r["attack_mode"] for r in jpeg["robust"]} == {"naive", "adaptive"}
     assert "gradient_masking" in jpeg["flags"]
+    # the flag names the naive cells that raised it: their adaptive twin is far lower
+    raised = jpeg["flag_details"]["gradient_masking"]
+    assert raised and all(d["cell"].endswith("[naive]") for d in raised)
+    naive = {(c["attack"], c["backend"], c["norm"], c["eps"]): c["adv_acc"] for c in jpeg["cells"]
+             if c["attack_mode"] == "naive"}
+    assert all(d["adv_acc"] in naive.values() for d in raised)
+
+
+def test_advisory_flags_need_no_allow_flags_but_details_must_match_flags(lb_entries):
+    entry = copy.deepcopy(next(e for e in lb_entries if not e["defenses"]))
+    entry.update(flags=["single_step_not_monotone"], flags_allowed=False,
+                 flag_details={"single_step_not_monotone": [{"cell": "fgsm (native) linf 4/255", "adv_acc": 0.5}]})
+    validate_entry(entry)  # FGSM overshooting is shown, not a reason to refuse
+    entry["flag_details"] = {}
+    with pytest.raises(EntryError, match="flag_details must name the cells"):
+        validate_entry(entry)
 
 
 def _broken(entry, edit):
@@ -102,7 +118,9 @@ def _broken(entry, edit):
     (lambda e: e.update(surprise=1), "Additional properties"),
     (lambda e: e.update(name="../../etc/passwd"), "at name"),
     (lambda e: e["robust"][0].update(n_robust=e["robust"][0]["n_robust"] + 1), "do not add up"),
-    (lambda e: e.update(flags=["zero_gradients"], flags_allowed=False), "--allow-flags"),
+    (lambda e: e.update(flags=["zero_gradients"], flags_allowed=False,
+                        flag_details={"zero_gradients": [{"cell": "detector probe", "adv_acc": None}]}),
+     "--allow-flags"),
     (lambda e: e["robust"][0].update(evasion_rate=0.0, n_evaded=1, n_detected=1), "do not add up"),
     (lambda e: e["clean"].update(acc=0.0), "do not add up"),  # robust above clean
 ])

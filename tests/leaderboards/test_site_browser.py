@@ -51,14 +51,31 @@ def test_page_loads_without_console_errors(page):
     assert all(tab.eval_on_selector_all("#plots img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"))
 
 
+def _value(text):
+    """``0.458 [0.326, 0.597]`` -> 0.458 (the number; its interval follows in brackets)."""
+    return float(text.split(" [")[0])
+
+
+def test_every_rate_shows_its_interval_and_flags_their_cells(page, lb_entries):
+    tab, _ = page
+    plain = next(e for e in lb_entries if not e["defenses"])
+    row = next(r for r in plain["robust"] if r["norm"] == "linf" and abs(r["eps"] - 8 / 255) < 1e-9)
+    lo, hi = row["robust_acc_ci"]
+    assert f"{row['robust_acc']:.3f} [{lo:.3f}, {hi:.3f}]" in column(tab, "linf 8/255")
+    for key in ("clean_acc", "clean_auc", "worst_case", "evasion_rate", "framing_rate"):
+        assert all(" [" in v and v.endswith("]") for v in column(tab, key) if v), key
+    mark = tab.locator("#leaderboard tbody tr.flagged .flag").first
+    assert "[naive]" in mark.get_attribute("title")  # hover names the cells behind the flag
+
+
 def test_sorting_by_a_column_reorders_rows(page):
     tab, _ = page
     tab.click("#leaderboard th[data-key='linf 8/255']")
-    down = [float(v) for v in column(tab, "linf 8/255")]
+    down = [_value(v) for v in column(tab, "linf 8/255")]
     assert down == sorted(down, reverse=True) and len(set(down)) > 1
     assert tab.get_attribute("#leaderboard th[data-key='linf 8/255']", "aria-sort") == "descending"
     tab.click("#leaderboard th[data-key='linf 8/255']")
-    assert [float(v) for v in column(tab, "linf 8/255")] == sorted(down)
+    assert [_value(v) for v in column(tab, "linf 8/255")] == sorted(down)
     tab.click("#leaderboard th[data-key='attack_mode']")
     assert column(tab, "attack_mode") == ["adaptive", "naive", ""]  # blanks last
 

@@ -242,6 +242,19 @@ def parse_eps(value: Any, where: str) -> float:
     raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'")
 
 
+def format_eps(eps: float) -> str:
+    """``8/255`` when eps is a whole number of 255ths, else ``0.5``: how a budget is written for people."""
+    k = Fraction(eps).limit_denominator(255) * 255
+    if k.denominator == 1 and abs(float(k) / 255 - eps) < 1e-9:
+        return f"{int(k)}/255"
+    return f"{eps:g}"
+
+
+def eps_label(norm: str, eps: float) -> str:
+    """``linf 8/255`` for an L-inf budget of whole 255ths, else ``l2 0.5`` or ``linf 0.03``."""
+    return f"{norm} {format_eps(eps) if norm == 'linf' else f'{eps:g}'}"
+
+
 def require_backend(backend: str) -> None:
     """Raise a one-line ValueError when a backend's library is not installed."""
     module, package = BACKEND_MODULES.get(backend, (None, None))

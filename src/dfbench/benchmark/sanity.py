@@ -16,6 +16,10 @@ Evaluating Adversarial Robustness" (2019). Two kinds:
 
 Comparisons allow ``TOLERANCE_SAMPLES`` samples of slack, so a tie broken by one borderline
 sample is not a flag.
+
+Every flag says a number may not be trusted, except those in :data:`ADVISORY`: shown, but no
+reason to refuse an entry. A single-step attack (FGSM) is not monotone in eps by nature (one
+step of size eps can overshoot), so its non-monotonicity is ``single_step_not_monotone``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dat
           "norm", "attack_params"]
 ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "norm", "eps"]
 MASKING_GAP = 0.10  # naive robust accuracy this far above the adaptive one: gradient masking
+ADVISORY = frozenset({"single_step_not_monotone"})  # shown on the board, but they do not block `submit`
+
+
+def blocking(flags: list[str]) -> list[str]:
+    """The flags that mean a number cannot be trusted (all but :data:`ADVISORY`)."""
+    return [f for f in flags if f not in ADVISORY]
 
 
 def probe_detector(detector: Detector, x: Tensor, y: Tensor, seed: int = 0) -> list[str]:
@@ -117,7 +127,8 @@ def check_cells(records: pd.DataFrame) -> dict[str, list[str]]:
         best_so_far = series.adv_acc.cummin().shift(1)
         for r, prev in zip(series.itertuples(), best_so_far):
             if pd.notna(prev) and r.adv_acc > prev + r.tol:
-                flags[r.key].add("not_monotone_in_eps")
+                single = r.attack_kind == AttackKind.SINGLE_STEP
+                flags[r.key].add("single_step_not_monotone" if single else "not_monotone_in_eps")
     for _, row in records.groupby(ROW, dropna=False):
         single = row[row.attack_kind == AttackKind.SINGLE_STEP].adv_acc.min()
         for r in row[row.attack_kind == AttackKind.ITERATIVE].itertuples():

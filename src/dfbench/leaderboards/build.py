@@ -28,7 +28,8 @@ from .table import interval_columns, leaderboard, to_markdown, transfer_matrix, 
 log = logging.getLogger(__name__)
 SITE = "site"
 
-_TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags"}
+_TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags",
+         "flag_details"}
 _HELP = {"worst_case": "lowest robust accuracy over attack modes at the headline budget ('at')",
          "evasion_rate": "highest share of detected fakes made to score real, at the headline budget",
          "framing_rate": "highest share of reals accepted clean made to score fake, at the headline budget",
@@ -62,7 +63,8 @@ def _json_cell(v):
 
 def _page_data(table: pd.DataFrame, entries: list[dict], plots: list[dict]) -> dict:
     with_ci = set(interval_columns(table))
-    shown = [c for c in table.columns if not c.endswith((" lo", " hi")) or c[:-3] not in with_ci]
+    shown = [c for c in table.columns if (not c.endswith((" lo", " hi")) or c[:-3] not in with_ci)
+             and c != "flag_details"]  # the flags column shows the details on hover
     eps_columns = {c: c.split()[0] for c in shown if c.startswith(("linf ", "l2 "))}
     columns = [{"key": c, "label": c.replace("_", " "), "kind": "text" if c in _TEXT else "number",
                 "norm": eps_columns.get(c), "digits": 0 if c in ("rank", "n") else 3, "interval": c in with_ci,

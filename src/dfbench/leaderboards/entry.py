@@ -4,12 +4,8 @@ An entry is one detector with its training-time and preprocessing defenses, its 
 one dataset: its clean numbers, the worst-case robust accuracy and evasion rate per attack
 mode, norm and epsilon, every cell's numbers, its sanity flags and the provenance needed to
 trust or reproduce it. Entries live at ``leaderboards/<dataset>/<name>.json`` and are
-validated against ``entry.schema.json`` (JSON Schema 2020-12) on every read and write.
-
-Robust accuracy follows the evaluation protocol (docs/protocol.md): per sample, the worst case
-over every attack run at that norm and epsilon, made monotone in epsilon (a sample fooled at
-eps1 counts as fooled at every eps2 > eps1), and a sample misclassified clean is never robust,
-so robust accuracy is at most the clean accuracy.
+validated against ``entry.schema.json`` (JSON Schema 2020-12) on every read and write. The
+robust numbers come from ``robust.py``; every rate carries its interval (``rates.py``).
 """
 
 from __future__ import annotations
@@ -24,22 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import numpy as np
 import pandas as pd
-import torch
 
-from ..attacks.base import KINDS
-from ..benchmark.sanity import with_defaults
+from ..attacks.base import KINDS, eps_label
+from ..benchmark.sanity import blocking, with_defaults
 from ..benchmark.store import Store
 from ..errors import CheckpointError, DfbenchError
-from ..metrics import ENTRY_METRICS, roc_auc
-from ..metrics.intervals import bootstrap_auc, equal_error_rate
+from ..metrics import ENTRY_METRICS
 from ..train.checkpoint import verify_weights as check_weights_file
 from .rates import check_interval, check_rate, interval, number, rate
+from .robust import clean_numbers, robust_accuracy
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
 SCHEMA_VERSION = 2  # 2: intervals, framing, AUC and EER under attack
-ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "protocol"]
 ENTRY_KEYS = ["detector", "training", "defenses", "weights_sha256", "dataset", "precision", "protocol"]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -59,55 +52,6 @@ def schema() -> dict:
         if m.entry == "required":
             cell["required"].append(m.name)
     return doc
-
-
-def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    """Worst-case, eps-monotone robust accuracy, evasion and framing rates, AUC and EER per (row, norm, eps).
-
-    Returns long-form rows: ROW_KEYS + ``norm``, ``eps``, ``n``, ``n_robust``, ``robust_acc``,
-    ``n_detected`` (fakes detected clean), ``n_evaded`` (of those, fooled by some attack at this
-    eps or below), ``evasion_rate`` (NaN when no fake is detected clean), ``n_accepted`` (reals
-    called real clean), ``n_framed`` (of those, made to score fake), ``framing_rate``, ``auc``
-    and ``eer`` of the worst-case scores (per sample the lowest P(fake) of a fake and the highest
-    of a real over the clean input and every attack at this eps or below) with the AUC's
-    bootstrap interval ``auc_lo``/``auc_hi``, and ``attacks``.
-    """
-    records = with_defaults(records)
-    merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
-    merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
-    merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
-    # the score the attacker wants: low for fakes, high for reals; worst case = its minimum
-    merged["toward_wrong"] = np.where(merged.label == 1, merged.adv_score, -merged.adv_score)
-    out = []
-    for group_key, g in merged.groupby([*ROW_KEYS, "norm"], sort=True):
-        # per sample and eps: survived every attack at this eps
-        ok = g.groupby(["eps", "idx"]).adv_ok.all().unstack("idx").sort_index()
-        per_sample = g.groupby("idx")[["clean_ok", "label", "clean_score"]].first().reindex(ok.columns)
-        clean_ok = per_sample.clean_ok.to_numpy(dtype=bool)
-        labels = per_sample.label.to_numpy()
-        detected, accepted = clean_ok & (labels == 1), clean_ok & (labels == 0)
-        survived = np.logical_and.accumulate(ok.fillna(False).to_numpy(dtype=bool), axis=0) & clean_ok
-        clean_toward = np.where(labels == 1, 1.0, -1.0) * per_sample.clean_score.to_numpy()
-        toward = g.groupby(["eps", "idx"]).toward_wrong.min().unstack("idx").reindex(index=ok.index,
-                                                                                    columns=ok.columns)
-        worst = np.minimum.accumulate(np.fmin(toward.to_numpy(), clean_toward), axis=0)
-        attacks = g.groupby("eps").attack.unique()
-        for eps, row, w in zip(ok.index, survived, worst):
-            scores = np.where(labels == 1, w, -w)  # back to P(fake)
-            auc_ci = bootstrap_auc(scores, labels)
-            out.append({**dict(zip([*ROW_KEYS, "norm"], group_key)), "eps": float(eps), "n": len(row),
-                        "n_robust": int(row.sum()), "robust_acc": float(row.mean()),
-                        "n_detected": int(detected.sum()), "n_evaded": int((detected & ~row).sum()),
-                        "n_accepted": int(accepted.sum()), "n_framed": int((accepted & ~row).sum()),
-                        "auc": roc_auc(torch.tensor(scores), torch.tensor(labels)),
-                        "auc_lo": auc_ci[0] if auc_ci else float("nan"),
-                        "auc_hi": auc_ci[1] if auc_ci else float("nan"),
-                        "eer": equal_error_rate(scores, labels), "attacks": ",".join(sorted(attacks[eps]))})
-    out_frame = pd.DataFrame(out)
-    if not out_frame.empty:
-        out_frame["evasion_rate"] = out_frame.n_evaded / out_frame.n_detected.where(out_frame.n_detected > 0)
-        out_frame["framing_rate"] = out_frame.n_framed / out_frame.n_accepted.where(out_frame.n_accepted > 0)
-    return out_frame
 
 
 def safe_name(name: str, what: str = "name") -> str:
@@ -138,20 +82,21 @@ def _joined(values: pd.Series) -> str:
     return " + ".join(sorted({str(v) for v in values if str(v)})) or "unknown"
 
 
-def _flags(group: pd.DataFrame) -> list[str]:
-    return sorted({f for col in ("detector_flags", "check_flags") for v in group[col].fillna("")
-                   for f in str(v).split(",") if f})
-
-
-def _clean(first: pd.Series, samples: pd.DataFrame) -> dict[str, Any]:
-    """Clean accuracy with its Wilson interval, AUC with its bootstrap interval, EER, threshold."""
-    per_sample = samples.groupby("idx")[["clean_score", "label"]].first()
-    scores, labels = per_sample.clean_score.to_numpy(), per_sample.label.to_numpy()
-    n = int(first.n_samples)
-    correct = round(float(first.clean_acc) * n)
-    return {**rate("acc", correct, n), "auc": number(first.clean_auc),
-            "auc_ci": interval(bootstrap_auc(scores, labels)), "eer": number(equal_error_rate(scores, labels)),
-            "threshold": float(first.threshold)}
+def _flag_details(group: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per flag, what raised it: the cells (attack, backend, budget, mode) with their accuracy, or
+    the detector probe (run once per detector and view)."""
+    details: dict[str, list[dict[str, Any]]] = {}
+    for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples():
+        mode = attack_mode(c.defenses, c.adaptive)
+        where = f" [{mode}]" if mode else ""
+        for flag in (f for f in str(c.check_flags or "").split(",") if f):
+            details.setdefault(flag, []).append({"cell": f"{c.attack} ({c.backend}) {eps_label(c.norm, c.eps)}{where}",
+                                                 "adv_acc": number(c.adv_acc)})
+        for flag in (f for f in str(c.detector_flags or "").split(",") if f):
+            probe = {"cell": f"detector probe{where}", "adv_acc": None}
+            if probe not in details.setdefault(flag, []):
+                details[flag].append(probe)
+    return dict(sorted(details.items()))
 
 
 def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_allowed: bool = False) -> list[dict]:
@@ -169,6 +114,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
         first = group.iloc[0]
+        flag_details = _flag_details(group)
         rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
         entries.append({
             "schema_version": SCHEMA_VERSION,
@@ -183,7 +129,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),
                            "grid": _joined(group.grid), "grid_sha256": _joined(group.grid_sha256),
                            "seeds": sorted({int(s) for s in group.seed}), "created_at": created},
-            "clean": _clean(first, samples[samples.key.isin(group.key)]),
+            "clean": clean_numbers(first, samples[samples.key.isin(group.key)]),
             "robust": [{"attack_mode": attack_mode(defenses, r.adaptive), "norm": r.norm, "eps": float(r.eps),
                         "n": int(r.n), "n_robust": int(r.n_robust), **rate("robust_acc", r.n_robust, r.n),
                         "n_detected": int(r.n_detected), "n_evaded": int(r.n_evaded),
@@ -198,10 +144,20 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
                        "params": json.loads(c.attack_params), "seed": int(c.seed),
                        **{m.name: number(getattr(c, m.name)) for m in ENTRY_METRICS}}
                       for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples()],
-            "flags": _flags(group),
+            "flags": sorted(flag_details),
+            "flag_details": flag_details,
             "flags_allowed": flags_allowed,
         })
     return entries
+
+
+def describe_flags(entry: dict, flags: list[str] | None = None) -> str:
+    """``gradient_masking: pgd (native) linf 8/255 [naive] 0.650; ...``: each flag with the cells that raised it."""
+    def cell(d: dict) -> str:
+        return d["cell"] + (f" {d['adv_acc']:.3f}" if d["adv_acc"] is not None else "")
+
+    return "; ".join(f"{f}: {', '.join(cell(d) for d in entry['flag_details'].get(f, []))}"
+                     for f in (entry["flags"] if flags is None else flags))
 
 
 def entries_from_store(store: Store, flags_allowed: bool = False) -> list[dict]:
@@ -238,9 +194,12 @@ def validate_entry(entry: Any, source: str = "entry") -> dict:
             check_interval(r["auc"], r["auc_ci"], "auc", where)
     except DfbenchError as exc:
         raise EntryError(str(exc)) from None
-    if entry["flags"] and not entry["flags_allowed"]:
-        raise EntryError(f"{source}: has sanity flags ({', '.join(entry['flags'])}) but was not submitted "
-                         "with --allow-flags")
+    if sorted(entry["flag_details"]) != sorted(entry["flags"]) or not all(entry["flag_details"].values()):
+        raise EntryError(f"{source}: flag_details must name the cells of every flag and no other "
+                         f"(flags {entry['flags']}, details of {sorted(entry['flag_details'])})")
+    if blocking(entry["flags"]) and not entry["flags_allowed"]:
+        raise EntryError(f"{source}: has sanity flags that mean a number cannot be trusted "
+                         f"({describe_flags(entry, blocking(entry['flags']))}); not submitted with --allow-flags")
     return entry
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..benchmark.sanity import blocking
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 from ..train.checkpoint import find_weights, verify_weights
-from .entry import check_new_entry, entries_from_store, safe_name, write_entry
+from .entry import check_new_entry, describe_flags, entries_from_store, safe_name, write_entry
 
 
 def attach_weights(entry: dict, weights: Path | None, cache_dir: Path, root: Path) -> None:
@@ -46,9 +47,10 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
                                "--detector")
         entries[0]["name"] = safe_name(name, "--name")
     for entry in entries:
-        if entry["flags"] and not allow_flags:
-            raise DfbenchError(f"{entry['name']} has sanity flags ({', '.join(entry['flags'])}); fix the detector or "
-                               "pass --allow-flags (the flags stay on the entry)")
+        if blocking(entry["flags"]) and not allow_flags:
+            raise DfbenchError(f"{entry['name']} has sanity flags that mean a number cannot be trusted "
+                               f"({describe_flags(entry, blocking(entry['flags']))}); fix the detector or pass "
+                               "--allow-flags (the flags stay on the entry)")
         attach_weights(entry, weights, cache_dir, root)
         check_new_entry(root, entry, replace=replace)
     return [write_entry(root, entry, replace=replace) for entry in entries]

@@ -6,35 +6,27 @@ over attack modes (naive and adaptive) at the headline budget ``at``; there too 
 and highest EER of the worst-case scores (``robust_auc``, ``robust_eer``), and the highest
 ``evasion_rate`` (detected fakes made to score real) and ``framing_rate`` (reals accepted clean
 made to score fake). Every rate and AUC carries its 95% interval (``<column> lo``/``hi``: Wilson
-for rates, bootstrap for AUCs); Markdown shows it as ``0.650 [0.573, 0.720]``. Entries rank by ``worst_case`` (then clean accuracy) among the
-entries of the same dataset, protocol (``entry.protocol_of``) and headline budget; equal numbers
-share a rank, and numbers of different protocols are never ranked together.
+for rates, bootstrap for AUCs); Markdown shows it as ``0.650 [0.573, 0.720]``. Entries rank by
+``worst_case`` (then clean accuracy) among the entries of the same dataset, protocol
+(``entry.protocol_of``) and headline budget; equal numbers share a rank, and numbers of
+different protocols are never ranked together.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
 
 from ..attacks import AttackKind
+from ..attacks.base import eps_label
 from ..attacks.transfer import Transfer
 from ..errors import DfbenchError
-from .entry import protocol_of
+from .entry import describe_flags, protocol_of
 
 HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
 NORM_ORDER = {"linf": 0, "l2": 1}
 RANKED_AMONG = ["dataset", "protocol", "at"]  # entries are ranked only against entries equal in these
-
-
-def eps_label(norm: str, eps: float) -> str:
-    """``linf 8/255`` when eps is a whole number of 255ths, else ``l2 0.5``."""
-    if norm == "linf":
-        k = Fraction(eps).limit_denominator(255) * 255
-        if k.denominator == 1 and abs(float(k) / 255 - eps) < 1e-9:
-            return f"linf {int(k)}/255"
-    return f"{norm} {eps:g}"
 
 
 def headline(entry: dict) -> tuple[str, float]:
@@ -88,7 +80,8 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
                          "dataset": e["dataset"]["name"], "protocol": protocol_of(e), "n": e["dataset"]["n_samples"],
                          **with_interval("clean_acc", e["clean"]["acc"], e["clean"]["acc_ci"]),
                          **with_interval("clean_auc", e["clean"]["auc"], e["clean"]["auc_ci"]),
-                         "at": eps_label(norm, eps), **headline_numbers, "flags": ",".join(e["flags"])})
+                         "at": eps_label(norm, eps), **headline_numbers, "flags": ",".join(e["flags"]),
+                         "flag_details": describe_flags(e)})
         robust += [{"entry": i, "attack_mode": r["attack_mode"], "norm": r["norm"], "eps": r["eps"],
                     "column": eps_label(r["norm"], r["eps"]), "robust_acc": r["robust_acc"],
                     "lo": r["robust_acc_ci"][0], "hi": r["robust_acc_ci"][1]} for r in e["robust"]]
@@ -111,7 +104,7 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
                "at", *(f"{c}{s}" for c in ("robust_auc",) for s in ("", " lo", " hi")), "robust_eer",
                *(f"{c}{s}" for c in ("evasion_rate", "framing_rate") for s in ("", " lo", " hi"))]
     return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset",
-                  "protocol", "n", *numbers, "flags"]].reset_index(drop=True)
+                  "protocol", "n", *numbers, "flags", "flag_details"]].reset_index(drop=True)
 
 
 def interval_columns(table: pd.DataFrame) -> list[str]:
@@ -123,8 +116,11 @@ def with_intervals_as_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame
     """Each number with an interval as ``0.650 [0.573, 0.720]`` (blank when undefined); lo/hi columns folded in."""
     out = table.copy()
     for c in interval_columns(table):
-        out[c] = [("" if pd.isna(v) else f"{v:.{digits}f}" + ("" if pd.isna(lo) else f" [{lo:.{digits}f}, {hi:.{digits}f}]"))
-                  for v, lo, hi in zip(table[c], table[f"{c} lo"], table[f"{c} hi"])]
+        def text(v: float, lo: float, hi: float) -> str:
+            ci = "" if pd.isna(lo) else f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+            return "" if pd.isna(v) else f"{v:.{digits}f}{ci}"
+
+        out[c] = [text(*t) for t in zip(table[c], table[f"{c} lo"], table[f"{c} hi"])]
         out = out.drop(columns=[f"{c} lo", f"{c} hi"])
     return out
 

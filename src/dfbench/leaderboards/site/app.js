@@ -55,6 +55,7 @@ function renderBody(columns) {
         const mark = document.createElement("span");
         mark.className = "flag";
         mark.textContent = "\u26A0 " + r.flags.split(",").join(", ");
+        mark.title = r.flag_details || "";
         td.appendChild(mark);
       } else {
         td.textContent = format(r[c.key], c);
