@@ -323,5 +323,15 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command("cache-key")
+@user_errors
+def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML file.")] = "quick") -> None:
+    """Print a digest of what the grid's trained checkpoints depend on (code, arguments, data): a CI cache key."""
+    from .benchmark.grid import load_grid
+    from .benchmark.prepare import checkpoints_fingerprint
+
+    typer.echo(checkpoints_fingerprint(load_grid(grid)))
+
+
 def main() -> None:
     app()

@@ -139,7 +139,8 @@ def test_detector_parameters_get_their_own_checkpoint(tmp_path, monkeypatch):
         det = create_detector(name, input_size=(image_size, image_size), **kwargs)
         save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",
                                    "input_size": (image_size, image_size), "seed": 0, "epochs_run": 0,
-                                   "best_epoch": 0, "threshold": 0.5, "val": {}})
+                                   "best_epoch": 0, "threshold": 0.5, "val": {},
+                                   "code_fingerprint": trained.detector_fingerprint(det, image_size, kwargs)})
 
     monkeypatch.setattr(trained, "train_detector", fake_train)
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path)

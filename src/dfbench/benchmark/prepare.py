@@ -8,6 +8,7 @@ whose card names other data (the dataset fingerprint changed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ import torch
 from ..attacks import create_attack
 from ..data import create_dataset
 from ..data.base import ImageDataset
+from ..detectors import create_detector
 from ..detectors.base import Detector
 from ..detectors.from_file import register_model
 from ..device import place
 from ..errors import ConfigError
-from ..train.trained import Trained, trained_detector
+from ..train.trained import Trained, detector_fingerprint, trained_detector
 from .cells import DetectorSpec
 from .grid import Grid
 from .workload import Passes, Progress, grid_training, unit_passes
@@ -62,6 +64,24 @@ def load_trained(grid: Grid, spec: DetectorSpec, cache_dir: Path, data: ImageDat
                             weights=Path(spec.weights) if spec.weights else None, training=spec.training,
                             data_params=grid.data_params, modality=data.modality, device=device,
                             data_fingerprint=data.fingerprint, code=spec.source_sha256, **spec.params)
+
+
+def checkpoints_fingerprint(grid: Grid) -> str:
+    """A digest of what the grid's trained checkpoints depend on: each detector's code fingerprint,
+    arguments and training recipe, the dataset and its parameters, the image size and seed. A CI
+    cache of checkpoints keyed on it is never stale (`dfbench cache-key`)."""
+    parts = []
+    for spec in grid.detectors:
+        if spec.source:
+            register_model(spec.source)
+        detector = create_detector(spec.name, input_size=(grid.image_size, grid.image_size), **spec.params)
+        parts.append([spec.name, spec.training, detector_fingerprint(detector, grid.image_size, spec.params),
+                      spec.weights or ""])
+    for name in sorted({a.params["surrogate"] for a in grid.attacks if "surrogate" in a.params}):
+        surrogate = create_detector(name, input_size=(grid.image_size, grid.image_size))
+        parts.append([name, "surrogate", detector_fingerprint(surrogate, grid.image_size, {}), ""])
+    payload = [grid.dataset, grid.keyed_data_params(), grid.image_size, grid.seed, sorted(parts, key=json.dumps)]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 class Surrogates:

@@ -41,6 +41,7 @@ class Card:
     sha256: str
     dfbench_version: str = __version__
     training: str = ""  # a training-time defense, e.g. "pgd-at(eps=0.0314, ratio=0.5, steps=7)"
+    code_fingerprint: str = ""  # the detector's code and arguments (detectors.fingerprint); "" on older cards
 
 
 def sha256_file(path: Path) -> str:
@@ -115,7 +116,9 @@ def load_weights(detector: Detector, path: Path) -> str:
     except RuntimeError as exc:  # same keys, other shapes: another width or input size
         shapes = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
         raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
-                              f"{shapes[0] if shapes else str(exc).splitlines()[0]}") from None
+                              f"{shapes[0] if shapes else str(exc).splitlines()[0]}; it was made for another width "
+                              "or input size: pass the parameters it was trained with, or train it again "
+                              "(`dfbench train`; a cached one: delete it and `dfbench run` retrains)") from None
     return digest
 
 

@@ -13,6 +13,7 @@ import torch
 
 from ..data import create_dataset
 from ..detectors import Detector, create_detector
+from ..detectors.fingerprint import code_fingerprint
 from ..detectors.per_frame import PerFrame, for_modality
 from ..errors import ConfigError
 from .checkpoint import Card, cache_path, load_weights, read_card, save_checkpoint
@@ -49,6 +50,8 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
         return for_modality(create_detector(name, input_size=(image_size, image_size), **detector_kwargs),
                             data.modality, name).to(device or "cpu")
 
+    fingerprint = detector_fingerprint(create_detector(name, input_size=(image_size, image_size), **detector_kwargs),
+                                       image_size, detector_kwargs)
     teacher = None
     if config.temperature > 1:
         teacher = fresh()
@@ -59,16 +62,34 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
         "detector": name, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
         "input_size": (image_size, image_size), "seed": config.seed, "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
-        "training": describe_training(config),
+        "training": describe_training(config), "code_fingerprint": fingerprint,
     })
     log.debug("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
              result.epochs_run, out)
     return card
 
 
-def _card_fingerprint(path: Path) -> str | None:
+def detector_fingerprint(detector: Detector, image_size: int, detector_kwargs: dict[str, Any]) -> str:
+    """The code fingerprint a checkpoint's card records: the detector's modules and its arguments."""
+    return code_fingerprint(detector, {"input_size": [image_size, image_size], **detector_kwargs})
+
+
+def _stale(name: str, path: Path, data_fingerprint: str | None, code: str) -> bool:
+    """Whether the cached checkpoint at ``path`` was made from other data or by other code (its
+    card says); each reason is logged in one line. A checkpoint without a card is taken as it is."""
     card = read_card(path)
-    return card.dataset_fingerprint if card is not None else None
+    if card is None:
+        return False
+    if data_fingerprint is not None and card.dataset_fingerprint != data_fingerprint:
+        log.warning("%s: cached checkpoint %s was trained on other data (the dataset changed); training again",
+                    name, path)
+        return True
+    if card.code_fingerprint != code:
+        why = (f"by other code or arguments (fingerprint {card.code_fingerprint[:12]} -> {code[:12]})"
+               if card.code_fingerprint else "before code fingerprints were recorded")
+        log.warning("%s: cached checkpoint %s was made %s; training again", name, path, why)
+        return True
+    return False
 
 
 def dataset_label(dataset: str, data_params: dict[str, Any] | None) -> str:
@@ -145,21 +166,19 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     ``modality`` is the dataset's, so an image detector scores video clips frame by frame.
     A detector trained here trains on ``device``; the returned one is on the CPU. A cached
     checkpoint whose card names another ``data_fingerprint`` (the files under a data root
-    changed since) is trained again, so old weights never meet a reshuffled test split.
+    changed since) is trained again, so old weights never meet a reshuffled test split; so is
+    one made by other code or arguments (:func:`~dfbench.detectors.fingerprint.code_fingerprint`).
     ``code`` (a detector file's sha256) joins the cache tag: an edited file trains anew.
     """
     config = training_config(training, seed)
     path = checkpoint_location(name, dataset, image_size, cache_dir, seed, weights, training, data_params, code,
                                **detector_kwargs)
-    stale = weights is None and path.exists() and data_fingerprint is not None and _card_fingerprint(path) not in (
-        None, data_fingerprint)
-    if stale:
-        log.warning("%s: cached checkpoint %s was trained on other data (the dataset changed); training again",
-                    name, path)
+    inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+    stale = weights is None and path.exists() and _stale(name, path, data_fingerprint,
+                                                         detector_fingerprint(inner, image_size, detector_kwargs))
     if weights is None and (stale or not path.exists()):
         train_detector(name, dataset, image_size, path, config, data_params=data_params, device=device,
                        **detector_kwargs)
-    inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
     digest = load_weights(inner, path)
     detector = for_modality(inner, modality, name)
     card = read_card(path)
