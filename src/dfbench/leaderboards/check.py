@@ -2,8 +2,10 @@
 
 Every accuracy is a proportion over n samples, so the tolerance is statistical: a number
 fails when the new value falls below the lower end of the Wilson score interval of the
-baseline's count (at ``confidence``, default 95%). A number the new run lacks, a changed
-sample count or dataset, and a sanity flag the baseline did not have fail too.
+baseline's count (at ``confidence``, default 95%), or when McNemar's exact test on the paired
+per-sample outcomes (the same seeded samples; ``paired.py``) finds a drop at that confidence.
+A number the new run lacks, a changed sample count, dataset or weights (saying whether the
+detectors' code fingerprint changed too), and a sanity flag the baseline did not have fail too.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from pathlib import Path
 from ..benchmark.driver import run_grid
 from ..benchmark.grid import GRIDS_DIR, Grid, load_grid, resolve_grid_path
 from ..benchmark.overrides import override
+from ..benchmark.prepare import checkpoints_fingerprint
 from ..benchmark.store import Store
 from ..benchmark.workload import Progress
 from ..errors import DfbenchError
 from ..metrics.intervals import wilson
 from .entry import SCHEMA_VERSION, EntryError, entries_from_store, validate_entry, write_json
-from .table import eps_label
+from .paired import Outcomes, cell_name, entry_label, mcnemar, outcomes, robust_name
 
 BASELINE_KIND = "dfbench-baseline"
 
@@ -39,13 +42,16 @@ class Finding:
     n: int
     failed: bool
     reason: str = ""
+    paired: tuple[int, int, float] | None = None  # McNemar: samples lost, gained, one-sided p
 
     def line(self, confidence: float) -> str:
         if self.reason:
             return f"FAIL {self.entry}: {self.metric}: {self.reason}"
         verdict = "FAIL" if self.failed else "ok  "
+        paired = (f"; McNemar exact: {self.paired[0]} lost, {self.paired[1]} gained, p={self.paired[2]:.3g}"
+                  if self.paired else "")
         return (f"{verdict} {self.entry}: {self.metric} {self.baseline:.3f} -> {self.new:.3f} "
-                f"(allowed >= {self.lower:.3f}, Wilson {confidence:.0%} on n={self.n})")
+                f"(allowed >= {self.lower:.3f}, Wilson {confidence:.0%} on n={self.n}{paired})")
 
 
 def wilson_lower(k: int, n: int, confidence: float) -> float:
@@ -58,28 +64,46 @@ def _numbers(entry: dict) -> dict[str, tuple[float, int]]:
     n = entry["dataset"]["n_samples"]
     out = {"clean acc": (entry["clean"]["acc"], n)}
     for r in entry["robust"]:
-        mode = f" [{r['attack_mode']}]" if r["attack_mode"] else ""
-        out[f"robust acc {eps_label(r['norm'], r['eps'])}{mode}"] = (r["robust_acc"], r["n"])
+        out[robust_name(r["norm"], r["eps"], r["attack_mode"])] = (r["robust_acc"], r["n"])
     for c in entry["cells"]:
-        mode = f" [{c['attack_mode']}]" if c["attack_mode"] else ""
-        params = json.dumps(c["params"], sort_keys=True)
-        out[f"{c['attack']} ({c['backend']}) {params} {eps_label(c['norm'], c['eps'])}{mode}"] = (c["adv_acc"], n)
+        name = cell_name(c["attack"], c["backend"], c["params"], c["norm"], c["eps"], c["attack_mode"])
+        out[name] = (c["adv_acc"], n)
     return out
 
 
 def _label(entry: dict) -> str:
-    return " ".join(w for w in (entry["detector"], entry["training"], entry["defenses"]) if w)
+    return entry_label(entry["detector"], entry["training"], entry["defenses"])
 
 
 def _key(entry: dict) -> tuple:
     return entry["detector"], entry["training"], entry["defenses"], entry["dataset"]["name"]
 
 
-def compare(baseline: list[dict], new: list[dict], confidence: float = 0.95) -> list[Finding]:
-    """Every number of ``baseline`` against ``new``; entries match by detector, defenses and dataset."""
-    found = {_key(e): e for e in new}
+@dataclass(frozen=True)
+class Run:
+    """One side of a comparison: its entries, per-sample outcomes and checkpoint cache key (either may be
+    missing from a baseline of an older format)."""
+
+    entries: list[dict]
+    outcomes: Outcomes | None = None
+    cache_key: str | None = None
+
+
+def _weights_changed(base: dict, run: dict, baseline: Run, new: Run) -> str:
+    why = ("; the detectors' code, arguments or data changed too (cache key differs)"
+           if baseline.cache_key and new.cache_key and baseline.cache_key != new.cache_key else
+           "; same code, arguments and data: training is not reproducible here" if baseline.cache_key else "")
+    return f"the weights changed (sha256 {base['weights_sha256'][:12]} -> {run['weights_sha256'][:12]}){why}"
+
+
+def compare(baseline: list[dict] | Run, new: list[dict] | Run, confidence: float = 0.95) -> list[Finding]:
+    """Every number of ``baseline`` against ``new``; entries match by detector, defenses and dataset.
+    With both sides' per-sample outcomes, each number also gets McNemar's exact paired test."""
+    baseline = baseline if isinstance(baseline, Run) else Run(baseline)
+    new = new if isinstance(new, Run) else Run(new)
+    found = {_key(e): e for e in new.entries}
     findings = []
-    for base in baseline:
+    for base in baseline.entries:
         label = _label(base)
         run = found.get(_key(base))
         if run is None:
@@ -89,9 +113,14 @@ def compare(baseline: list[dict], new: list[dict], confidence: float = 0.95) -> 
             findings.append(Finding(label, "dataset", None, None, None, 0, True,
                                     "the dataset's fingerprint changed (different samples)"))
             continue
+        if run["weights_sha256"] != base["weights_sha256"]:
+            findings.append(Finding(label, "weights", None, None, None, 0, True,
+                                    _weights_changed(base, run, baseline, new)))
         for flag in sorted(set(run["flags"]) - set(base["flags"])):
             findings.append(Finding(label, "sanity flags", None, None, None, 0, True, f"new flag {flag}"))
         new_numbers = _numbers(run)
+        before = (baseline.outcomes or {}).get(label, {})
+        after = (new.outcomes or {}).get(label, {})
         for metric, (value, n) in _numbers(base).items():
             if metric not in new_numbers:
                 findings.append(Finding(label, metric, value, None, None, n, True, "not measured by the new run"))
@@ -101,7 +130,10 @@ def compare(baseline: list[dict], new: list[dict], confidence: float = 0.95) -> 
                 findings.append(Finding(label, metric, value, got, None, n, True, f"n changed {n} -> {got_n}"))
                 continue
             lower = wilson_lower(round(value * n), n, confidence)
-            findings.append(Finding(label, metric, value, got, lower, n, got < lower - 1e-12))
+            paired = mcnemar(before[metric], after[metric]) if metric in before and metric in after else None
+            dropped = paired is not None and paired[2] < 1 - confidence
+            findings.append(Finding(label, metric, value, got, lower, n, got < lower - 1e-12 or dropped,
+                                    paired=paired))
     return findings
 
 
@@ -122,7 +154,21 @@ def read_baseline(path: Path) -> dict:
             raise EntryError(f"{path}: a baseline of entry format {entry.get('schema_version')!r} (this dfbench writes "
                              f"{SCHEMA_VERSION}); re-baseline it with `dfbench check --baseline {path} --update`")
         validate_entry(entry, f"{path} entry {i}")
+    _check_outcomes(path, baseline)
     return baseline
+
+
+def _check_outcomes(path: Path, baseline: dict) -> None:
+    """Per-sample outcomes, where a baseline has them: one 0/1 string per number, one digit per sample."""
+    outcomes, key = baseline.get("outcomes"), baseline.get("cache_key")
+    sizes = {_label(e): e["dataset"]["n_samples"] for e in baseline["entries"]}
+    well_formed = outcomes is None or (isinstance(outcomes, dict) and all(
+        label in sizes and isinstance(numbers, dict) and all(
+            isinstance(v, str) and len(v) == sizes[label] and set(v) <= {"0", "1"} for v in numbers.values())
+        for label, numbers in outcomes.items()))
+    if not well_formed or not (key is None or isinstance(key, str)):
+        raise EntryError(f"{path}: its per-sample outcomes or cache key are malformed (one 0/1 string per number, "
+                         f"one digit per sample); re-baseline it with `dfbench check --baseline {path} --update`")
 
 
 def portable_grid(grid: str) -> str:
@@ -135,9 +181,10 @@ def portable_grid(grid: str) -> str:
     return os.path.relpath(path, cwd) if path.is_relative_to(cwd) else str(path)
 
 
-def write_baseline(path: Path, grid: str, grid_sha256: str, entries: list[dict]) -> None:
+def write_baseline(path: Path, grid: str, grid_sha256: str, run: Run) -> None:
     """Write the baseline atomically (a failed write keeps the old one)."""
-    write_json(Path(path), {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": entries})
+    write_json(Path(path), {"kind": BASELINE_KIND, "grid": grid, "grid_sha256": grid_sha256, "entries": run.entries,
+                            "outcomes": run.outcomes, "cache_key": run.cache_key})
 
 
 @dataclass(frozen=True)
@@ -201,11 +248,12 @@ def run_check(plan: CheckPlan, cache_dir: Path, progress: Progress | None = None
                 raise DfbenchError(f"{summary.failed} of {summary.total} cells failed; see {store.path}" if out else
                                    f"{summary.failed} of {summary.total} cells failed (rerun with --out DIR to keep "
                                    "the errors)")
-            entries = entries_from_store(store, flags_allowed=True)
+            run = Run(entries_from_store(store, flags_allowed=True), outcomes(store.records(), store.samples()),
+                      checkpoints_fingerprint(plan.grid))
         finally:
             store.close()
     if plan.update or plan.baseline is None:
-        write_baseline(plan.baseline_path, portable_grid(plan.grid_name), plan.grid.sha256, entries)
-        return CheckResult(plan.grid_name, summary.total, len(entries), [])
-    findings = compare(plan.baseline["entries"], entries, plan.confidence)
-    return CheckResult(plan.grid_name, summary.total, len(entries), findings)
+        write_baseline(plan.baseline_path, portable_grid(plan.grid_name), plan.grid.sha256, run)
+        return CheckResult(plan.grid_name, summary.total, len(run.entries), [])
+    base = Run(plan.baseline["entries"], plan.baseline.get("outcomes"), plan.baseline.get("cache_key"))
+    return CheckResult(plan.grid_name, summary.total, len(run.entries), compare(base, run, plan.confidence))

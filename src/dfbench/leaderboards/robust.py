@@ -31,7 +31,8 @@ def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     called real clean), ``n_framed`` (of those, made to score fake), ``framing_rate``, ``auc``
     and ``eer`` of the worst-case scores (per sample the lowest P(fake) of a fake and the highest
     of a real over the clean input and every attack at this eps or below) with the AUC's
-    bootstrap interval ``auc_lo``/``auc_hi``, and ``attacks``.
+    bootstrap interval ``auc_lo``/``auc_hi``, ``attacks``, and ``outcome``: which samples are
+    robust (:func:`bits`).
     """
     records = with_defaults(records)
     merged = samples.merge(records[["key", *ROW_KEYS, "norm", "eps", "attack", "threshold"]], on="key")
@@ -63,12 +64,26 @@ def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
                         "auc": roc_auc(torch.tensor(scores), torch.tensor(labels)),
                         "auc_lo": auc_ci[0] if auc_ci else float("nan"),
                         "auc_hi": auc_ci[1] if auc_ci else float("nan"),
-                        "eer": equal_error_rate(scores, labels), "attacks": ",".join(sorted(attacks[eps]))})
+                        "eer": equal_error_rate(scores, labels), "attacks": ",".join(sorted(attacks[eps])),
+                        "outcome": bits(row)})
     out_frame = pd.DataFrame(out)
     if not out_frame.empty:
         out_frame["evasion_rate"] = out_frame.n_evaded / out_frame.n_detected.where(out_frame.n_detected > 0)
         out_frame["framing_rate"] = out_frame.n_framed / out_frame.n_accepted.where(out_frame.n_accepted > 0)
     return out_frame
+
+
+def bits(correct: np.ndarray) -> str:
+    """Per-sample outcomes as ``"1101..."`` (1: right), in sample order: what a paired test compares."""
+    return "".join("1" if c else "0" for c in correct)
+
+
+def cell_outcomes(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Per cell key: ``clean`` and ``adv`` outcome bits (:func:`bits`) in sample order."""
+    merged = samples.merge(records[["key", "threshold"]], on="key").sort_values(["key", "idx"])
+    merged["clean_ok"] = (merged.clean_score >= merged.threshold) == (merged.label == 1)
+    merged["adv_ok"] = (merged.adv_score >= merged.threshold) == (merged.label == 1)
+    return merged.groupby("key").agg(clean=("clean_ok", bits), adv=("adv_ok", bits))
 
 
 def clean_numbers(first: pd.Series, samples: pd.DataFrame) -> dict[str, Any]:
