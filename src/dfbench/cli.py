@@ -64,6 +64,8 @@ def run(
     dataset: Annotated[Optional[str], typer.Option(help="Run on this dataset instead of the grid's (e.g. ffpp, "
                                                         "dfdc, celebdf, faces140k, folder, mini_video).")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="The dataset's folder on disk (its own layout).")] = None,
+    faces: Annotated[Optional[str], typer.Option(help="Face crops of a dataset of files: mtcnn | none (whole "
+                                                      "frames) \\[default: the dataset's].")] = None,
     executor: Annotated[str, typer.Option(help="local (this process, or --workers processes) | ray.")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Worker processes (local) or concurrent Ray tasks "
                                                         "\\[default: 1 local, all CPUs for ray].")] = None,
@@ -89,8 +91,7 @@ def run(
 
     _setup_logging(verbose)
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
-                    data_root=data_root,
-                    precision=precision, max_samples=max_samples)
+                    data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
     runner, target = make_executor(executor, workers, address), resolve_device(device)
     if dry_run:
         from .benchmark.estimate import estimate_grid

@@ -77,6 +77,7 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
     The detector is the one `dfbench run` evaluates on this grid (same checkpoint and threshold).
     """
     from .attacks import create_attack
+    from .attacks.base import eps_label
     from .benchmark.prepare import load_detector_for_grid
 
     trained, data = load_detector_for_grid(grid, detector_name, cache_dir)  # as `run` evaluates it
@@ -91,10 +92,10 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
                           f"{', '.join(convs[-5:])} ...")
     name, module = (layer, modules[layer]) if layer is not None else last_conv(detector)
     split = data[grid.split].head(n)
-    x_adv = create_attack(attack, eps=eps, seed=grid.seed, **attack_params).perturb(detector, split.images,
-                                                                                      split.labels)
+    attacker = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)
+    x_adv = attacker.perturb(detector, split.images, split.labels)
     with torch.no_grad():
         clean_scores, adv_scores = detector.score(split.images), detector.score(x_adv)
     return write_panels(out, split.images, x_adv, grad_cam(detector, split.images, module),
                         grad_cam(detector, x_adv, module), clean_scores, adv_scores, split.labels,
-                        f"{detector_name} [{name}]  {attack} eps={eps:.4g}")
+                        f"{detector_name} [{name}]  {attack} {eps_label(attacker.norm, eps)}")

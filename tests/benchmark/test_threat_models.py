@@ -10,6 +10,7 @@ from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.driver import run_grid
 from dfbench.benchmark.store import Store
 from dfbench.leaderboards import entries_from_store, leaderboard, transfer_matrix
+from dfbench.metrics.intervals import wilson
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +42,17 @@ def test_records_carry_kind_backend_quality_and_flags(store):
     assert (unattacked.adv_acc == unattacked.clean_acc).all()
     assert json.loads(r.loc[("custom_cnn", "square", 4 / 255), "attack_params"])["n_queries"] == 50
     # this custom_cnn is confident enough that CE's gradient underflows on > 10% of samples
-    assert (r.detector_flags.loc["custom_cnn"] == "saturated_softmax").all()
+    assert (r.detector_flags.loc["custom_cnn"] == "saturated_softmax").all(), set(r.detector_flags.loc["custom_cnn"])
     assert (r.detector_flags.loc["test_tiny_cnn"] == "").all()
 
 
 def test_transfer_examples_are_crafted_once_and_scored_on_every_target(store):
     assert store.transfer_calls == [48]  # one batch, one eps, two targets
     matrix = transfer_matrix(entries_from_store(store))
-    assert list(matrix.columns) == ["dataset", "surrogate", "attack", "eps", "custom_cnn", "test_tiny_cnn"]
+    assert list(matrix.columns) == ["dataset", "surrogate", "attack", "eps", "custom_cnn", "custom_cnn lo",
+                                    "custom_cnn hi", "test_tiny_cnn", "test_tiny_cnn lo", "test_tiny_cnn hi"]
+    k = round(matrix.loc[0, "custom_cnn"] * 48)
+    assert (matrix.loc[0, "custom_cnn lo"], matrix.loc[0, "custom_cnn hi"]) == pytest.approx(wilson(k, 48))
     assert matrix.loc[0, "surrogate"] == "test_tiny_cnn" and matrix.loc[0, "attack"] == "pgd (torchattacks) steps=5"
     r = store.records()
     transfer = r[r.attack == "transfer"].set_index("detector").adv_acc

@@ -156,3 +156,41 @@ def test_l2_attacks_on_video_are_refused_with_one_line(tmp_path):
     lines = result.output.strip().splitlines()  # after the progress bar: the data is loaded first
     assert result.exit_code == 2 and lines[-1].startswith("dfbench: error:") and "not per frame" in lines[-1]
     assert "Traceback" not in result.output
+
+
+def test_skip_warnings_print_once_per_file_and_the_split_sizes_are_said(image_tree, tmp_path, monkeypatch, caplog):
+    import logging
+
+    from dfbench.data import files
+
+    monkeypatch.setattr(files, "_said", set())
+    with caplog.at_level(logging.INFO, logger="dfbench.data.files"):
+        for _ in range(3):  # a run loads its data again for training and for surrogates
+            data = create_dataset("folder", root=str(image_tree), image_size=SIZE, cache_dir=str(tmp_path / "c"))
+    messages = [r.getMessage() for r in caplog.records]
+    for name in EXPECTED_SKIPS:
+        assert sum(name in m and m.startswith("skipped") for m in messages) == 1, name
+    sizes = [m for m in messages if m.startswith("folder at ")]
+    assert sizes == [f"folder at {image_tree}: {len(data['train'])} train / {len(data['val'])} val / "
+                     f"{len(data['test'])} test samples"]
+
+
+def test_cli_faces_option_reaches_the_dataset_and_is_checked(image_tree, tmp_path):
+    from tests.conftest import tiny_grid
+    from tests.test_cli import invoke
+
+    grid = tmp_path / "g.toml"
+    grid.write_text(tiny_grid("g", '[[attacks]]\nname = "fgsm"\neps = ["8/255"]\n'))
+    out = tmp_path / "r"
+    result = invoke("run", "--grid", str(grid), "--dataset", "folder", "--data-root", str(image_tree), "--faces",
+                    "none", "--out", str(out), "--cache", str(tmp_path / "ckpt"))
+    assert result.exit_code == 0, result.output
+    import json
+    import sqlite3
+
+    params = json.loads(sqlite3.connect(out / "results.sqlite").execute("SELECT data_params FROM cells").fetchone()[0])
+    assert params["crop"]["faces"] == "none"
+    for bad, message in ((["--faces", "retina"], "--faces must be one of mtcnn, none"),
+                         (["--faces", "none", "--dataset", "mini"], "--faces applies to datasets of image or video")):
+        refused = invoke("run", "--grid", str(grid), *bad, "--out", str(tmp_path / "x"))
+        assert refused.exit_code == 2 and message in refused.output and "Traceback" not in refused.output

@@ -177,3 +177,13 @@ def test_weights_file_must_match_the_hash(lb_entries, tmp_path):
         verify_weights({**entry, "weights_file": "missing.safetensors"}, tmp_path)
     with pytest.raises(EntryError, match="outside the leaderboard folder"):
         verify_weights({**entry, "weights_file": "../../../etc/hostname"}, tmp_path / "lb" / "mini")
+
+
+def test_a_detector_at_chance_gets_one_warning(lb_entries):
+    from dfbench.leaderboards.report import chance_warnings
+
+    chance, good = copy.deepcopy(lb_entries[0]), copy.deepcopy(lb_entries[0])
+    chance["clean"].update(auc=0.48, auc_ci=[0.39, 0.57])
+    good["clean"].update(auc=0.80, auc_ci=[0.72, 0.87])
+    lines = chance_warnings([chance, chance, good])
+    assert len(lines) == 1 and "0.480 [0.390, 0.570] is not distinguishable from chance" in lines[0]

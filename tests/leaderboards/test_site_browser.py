@@ -51,6 +51,19 @@ def test_page_loads_without_console_errors(page):
     assert all(tab.eval_on_selector_all("#plots img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"))
 
 
+def test_plots_show_at_their_own_size(page, tmp_path):
+    tab, _ = page
+    curves = tab.locator("#plots img").first
+    rendered, natural = curves.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+    assert rendered >= 0.85 * natural  # not squeezed into a column: legend and ticks stay legible
+    shot = tmp_path / "curves.png"
+    curves.screenshot(path=str(shot))
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.width >= 0.85 * natural and len(set(image.convert("L").getdata())) > 16  # drawn, not blank
+
+
 def _value(text):
     """``0.458 [0.326, 0.597]`` -> 0.458 (the number; its interval follows in brackets)."""
     return float(text.split(" [")[0])

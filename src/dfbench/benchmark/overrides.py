@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 from pathlib import Path
 
 from ..data import datasets
+from ..data.faces import FACE_MODES
 from ..detectors import detectors
 from ..detectors.from_file import register_model
 from ..errors import ConfigError
@@ -14,11 +16,12 @@ from .grid import Grid, check_precision, parse_detector
 
 def override(grid: Grid, *, detector_names: list[str] | None = None, models: list[str] | None = None,
              weights: str | Path | None = None, dataset: str | None = None, data_root: str | Path | None = None,
-             precision: str | None = None, max_samples: int | None = None) -> Grid:
+             precision: str | None = None, max_samples: int | None = None, faces: str | None = None) -> Grid:
     """The grid with what a command line or an API call changes: plain ``detector_names`` and/or
     ``models`` (``file.py:factory``) instead of the grid's, with ``weights`` for a single one,
-    another ``dataset`` (its own parameters dropped) and/or ``data_root``, the ``precision``, the
-    first ``max_samples`` samples. Checked as a grid file is."""
+    another ``dataset`` (its own parameters dropped) and/or ``data_root``, face cropping (``faces``:
+    mtcnn or none, for datasets of files), the ``precision``, the first ``max_samples`` samples.
+    Checked as a grid file is."""
     if detector_names or models:
         tables = [{"name": n} for n in dict.fromkeys(detector_names or [])]
         tables += [{"model": m} for m in dict.fromkeys(models or [])]
@@ -37,6 +40,13 @@ def override(grid: Grid, *, detector_names: list[str] | None = None, models: lis
         name = dataset or grid.dataset
         datasets.get(name)
         grid = replace(grid, dataset=name, data_params=params)
+    if faces is not None:
+        if faces not in FACE_MODES:
+            raise ConfigError(f"--faces must be one of {', '.join(FACE_MODES)}, got {faces!r}")
+        if "faces" not in inspect.signature(datasets.get(grid.dataset)).parameters:
+            raise ConfigError(f"--faces applies to datasets of image or video files (folder, ffpp, ...), "
+                              f"not {grid.dataset!r}")
+        grid = replace(grid, data_params={**grid.data_params, "faces": faces})
     if precision is not None:
         grid = replace(grid, precision=check_precision(precision, "--precision"))
     if max_samples is not None:

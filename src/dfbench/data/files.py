@@ -101,13 +101,13 @@ def load_items(name: str, root: Path, items: list[Item], settings: LoadSettings,
                 raise MediaError(f"{item.path}: outside the data root {root}")
             crops, n_borrowed = _load_one(item.path, video, settings, cache, cropper)
         except MediaError as exc:
-            log.warning("skipped %s", exc)
+            _warn_once(f"skipped {exc}")
             skipped.append((str(item.path), str(exc)))
             continue
         borrowed += n_borrowed
         kept[item.split].append((crops, item))
     for path, reason in missing or []:
-        log.warning("skipped %s: %s", path, reason)
+        _warn_once(f"skipped {path}: {reason}")
     empty = [s for s in SPLITS if not kept[s]]
     if empty:
         raise ConfigError(f"dataset {name!r} at {root}: no usable samples in split(s) {', '.join(empty)} "
@@ -119,12 +119,28 @@ def load_items(name: str, root: Path, items: list[Item], settings: LoadSettings,
             "skipped": len(skipped), "frames_borrowing_a_face_box": borrowed}
     if skipped:
         reasons = Counter(reason.split(": ", 1)[-1].split(" (")[0] for _, reason in skipped)
-        log.warning("%s: %d file(s) skipped (%s)", name, len(skipped),
-                    "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3)))
+        _warn_once(f"{name}: {len(skipped)} file(s) skipped (" +
+                   "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3)) + ")")
+    _info_once(f"{name} at {root}: {' / '.join(f'{len(kept[s])} {s}' for s in SPLITS)} samples")
     tag = json.dumps({k: v for k, v in info.items() if k not in ("root", "skipped")}, sort_keys=True)
     paths = {s: tuple(str(item.path) for _, item in kept[s]) for s in SPLITS}
     return ImageDataset(name, splits, fingerprint(f"{name}-{tag}", splits), info=info, skipped=tuple(skipped),
                         files=paths)
+
+
+_said: set[str] = set()  # what this process logged already: a dataset loaded again (training, surrogates) is quiet
+
+
+def _warn_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        log.warning("%s", message)
+
+
+def _info_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        log.info("%s", message)
 
 
 def _inside(root: Path, path: Path) -> bool:

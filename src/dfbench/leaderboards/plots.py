@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .table import eps_label, headline, transfer_matrix
+from ..attacks.base import eps_label, format_eps
+from .table import headline, transfer_matrix
 
 
 def row_label(entry: dict, mode: str) -> str:
@@ -26,27 +27,44 @@ def row_label(entry: dict, mode: str) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
+def _palette(n: int) -> list:
+    """``n`` clearly distinct colours: tab10 up to ten, then evenly spaced hues."""
+    return sns.color_palette("tab10" if n <= 10 else "husl", n)
+
+
 def robustness_curves(entries: list[dict], path: Path) -> Path | None:
-    """Robust accuracy vs epsilon, one line per entry and attack mode, one panel per norm."""
-    rows = [{"detector": row_label(e, r["attack_mode"]), "norm": r["norm"], "eps": 0.0, "acc": e["clean"]["acc"]}
-            for e in entries for r in e["robust"]]
-    rows += [{"detector": row_label(e, r["attack_mode"]), "norm": r["norm"], "eps": r["eps"], "acc": r["robust_acc"]}
-             for e in entries for r in e["robust"]]
+    """Robust accuracy vs epsilon: one panel per norm, one colour per entry, one line style per attack
+    mode; L-inf budgets labelled k/255; the legend outside the panels, so it never covers a line."""
+    rows = []
+    for e in entries:
+        entry = row_label(e, "")
+        for r in e["robust"]:
+            mode = r["attack_mode"] or "undefended"
+            rows += [{"entry": entry, "mode": mode, "norm": r["norm"], "eps": 0.0, "acc": e["clean"]["acc"]},
+                     {"entry": entry, "mode": mode, "norm": r["norm"], "eps": r["eps"], "acc": r["robust_acc"]}]
     if not rows:
         return None
     data = pd.DataFrame(rows).drop_duplicates()
     norms = [n for n in ("linf", "l2") if n in set(data.norm)]
-    grid = sns.relplot(data=data, x="eps", y="acc", hue="detector", col="norm", col_order=norms, kind="line",
-                       marker="o",
-                       facet_kws={"sharex": False}, height=3.6, aspect=1.2)
-    grid.set_axis_labels("epsilon", "robust accuracy (worst case)")
-    grid.set(ylim=(0, 1))
-    return _save(grid.figure, path)
+    entries_order = list(dict.fromkeys(data.entry))
+    fig, axes = plt.subplots(1, len(norms), figsize=(4.2 * len(norms), 3.6), squeeze=False, sharey=True)
+    for i, (ax, norm) in enumerate(zip(axes[0], norms)):
+        part = data[data.norm == norm]
+        sns.lineplot(data=part, x="eps", y="acc", hue="entry", hue_order=entries_order, style="mode",
+                     palette=_palette(len(entries_order)), markers=True, ax=ax, legend=i == len(norms) - 1)
+        ticks = sorted(set(part.eps))
+        ax.set_xticks(ticks, [format_eps(t) if norm == "linf" else f"{t:g}" for t in ticks], rotation=45)
+        ax.set_title(f"{norm} threat model")
+        ax.set_xlabel("epsilon" + (" (of 255)" if norm == "linf" else " (L2)"))
+        ax.set_ylabel("robust accuracy (worst case)")
+        ax.set_ylim(0, 1)
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False, fontsize=8)
+    return _save(fig, path)
 
 
 def attack_heatmap(entries: list[dict], path: Path) -> Path | None:
@@ -77,6 +95,7 @@ def transfer_heatmap(entries: list[dict], path: Path) -> Path | None:
         return None
     index = [f"{s} {a} {e}" for s, a, e in zip(matrix.surrogate, matrix.attack, matrix.eps)]
     wide = matrix.drop(columns=["dataset", "surrogate", "attack", "eps"]).set_axis(index)
+    wide = wide[[c for c in wide.columns if not c.endswith((" lo", " hi"))]]
     fig, ax = plt.subplots(figsize=(2.5 + 1.4 * wide.shape[1], 1.0 + 0.45 * wide.shape[0]))
     sns.heatmap(wide.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax,
                 cbar_kws={"label": "target accuracy"})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..benchmark.store import Store
 from .entry import entries_from_store
 from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
+log = logging.getLogger(__name__)
 TRANSFER_TITLE = "Transfer: robust accuracy of each target (columns) under examples crafted on a surrogate"
 
 
@@ -15,6 +17,8 @@ def results_tables(store: Store, out: Path) -> tuple[str, list[Path]]:
     """The Markdown of the store's leaderboard and transfer matrix, and the CSV/Markdown files
     written next to it in ``out`` (none, and '(no results)', when no cell finished)."""
     entries = entries_from_store(store)
+    for line in chance_warnings(entries):
+        log.warning("%s", line)
     table = leaderboard(entries)
     if table.empty:
         return "(no results)", []
@@ -24,3 +28,16 @@ def results_tables(store: Store, out: Path) -> tuple[str, list[Path]]:
         text += f"\n\n{TRANSFER_TITLE}\n{to_markdown(matrix)}"
         paths += write_tables(matrix, out, stem="transfer")
     return text, paths
+
+
+def chance_warnings(entries: list[dict]) -> list[str]:
+    """One line per entry whose clean AUC interval holds 0.5: a detector not told apart from chance,
+    whose robust numbers therefore say little (entries of one detector view warn once)."""
+    lines = []
+    for e in entries:
+        ci = e["clean"]["auc_ci"]
+        if ci is not None and ci[0] <= 0.5 <= ci[1]:
+            label = " ".join(w for w in (e["detector"], e["training"], e["defenses"]) if w)
+            lines.append(f"warning: {label}: clean AUC {e['clean']['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] is not "
+                         "distinguishable from chance (0.5); its robustness numbers say little about a detector")
+    return list(dict.fromkeys(lines))

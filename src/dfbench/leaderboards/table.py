@@ -22,6 +22,7 @@ from ..attacks import AttackKind
 from ..attacks.base import eps_label
 from ..attacks.transfer import Transfer
 from ..errors import DfbenchError
+from ..metrics.intervals import wilson
 from .entry import describe_flags, protocol_of
 
 HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
@@ -129,7 +130,8 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
     """Accuracy of each target under examples crafted on each surrogate.
 
     One row per (surrogate, base attack and its parameters, eps), one column per undefended target
-    (with its training-time defense, if any); empty when no entry holds transfer cells.
+    (with its training-time defense, if any) and its Wilson interval (``<target> lo``/``hi``);
+    empty when no entry holds transfer cells.
     """
     cells = []
     for e in entries:
@@ -140,9 +142,11 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
             if c["attack_kind"] != AttackKind.TRANSFER:
                 continue
             surrogate, crafted = Transfer.matrix_labels(c["params"], c["backend"])
+            n = e["dataset"]["n_samples"]
+            lo, hi = wilson(round(c["adv_acc"] * n), n)  # type: ignore[misc]  (n >= 1)
             cells.append({"surrogate": surrogate, "attack": crafted, "eps_label": eps_label(c["norm"], c["eps"]),
                           "eps": c["eps"], "norm": c["norm"], "target": target, "adv_acc": c["adv_acc"],
-                          "dataset": e["dataset"]["name"]})
+                          "lo": lo, "hi": hi, "dataset": e["dataset"]["name"]})
     if not cells:
         return pd.DataFrame()
     cells = pd.DataFrame(cells)
@@ -150,7 +154,11 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
     if cells.duplicated([*index, "target"]).any():  # e.g. one target under two weights files
         raise DfbenchError("two transfer cells share surrogate, attack, eps and target; use one results "
                            "directory (or leaderboard) per set of weights")
-    wide = cells.pivot_table(index=index, columns="target", values="adv_acc", aggfunc="first").reset_index()
+    targets = list(dict.fromkeys(cells.target))
+    parts = [cells.pivot_table(index=index, columns="target", values=value, aggfunc="first")
+             .reindex(columns=targets).add_suffix(suffix) for value, suffix in (("adv_acc", ""), ("lo", " lo"),
+                                                                                ("hi", " hi"))]
+    wide = pd.concat(parts, axis=1)[[f"{t}{s}" for t in targets for s in ("", " lo", " hi")]].reset_index()
     wide = wide.assign(rank=wide.norm.map(NORM_ORDER)).sort_values(["dataset", "surrogate", "attack", "rank", "eps"])
     return (wide.drop(columns=["eps", "norm", "rank"]).rename(columns={"eps_label": "eps"})
             .rename_axis(columns=None).reset_index(drop=True))
