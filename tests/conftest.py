@@ -56,6 +56,27 @@ def mini32():
     return create_dataset("mini", image_size=SIZE)
 
 
+@pytest.fixture
+def fake_training(monkeypatch):
+    """Training replaced by saving untrained weights with a true card (fast); returns the paths trained into."""
+    from dfbench.detectors import create_detector
+    from dfbench.train import trained
+    from dfbench.train.checkpoint import save_checkpoint
+
+    paths: list[Path] = []
+
+    def train(name, dataset, image_size, out, config, data_params=None, device=None, **kwargs):
+        paths.append(out)
+        det = create_detector(name, input_size=(image_size, image_size), **kwargs)
+        save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",
+                                   "input_size": (image_size, image_size), "seed": 0, "epochs_run": 0,
+                                   "best_epoch": 0, "threshold": 0.5, "val": {},
+                                   "code_fingerprint": trained.detector_fingerprint(det, image_size, kwargs)})
+
+    monkeypatch.setattr(trained, "train_detector", train)
+    return paths
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(2)

@@ -63,20 +63,8 @@ def test_a_submodules_own_file_is_part_of_the_fingerprint():
     assert not any(name.startswith("torch") for name in sources)
 
 
-def _fake_train(trains):
-    def train(name, dataset, image_size, out, config, data_params=None, device=None, **kwargs):  # untrained, fast
-        trains.append(out)
-        det = create_detector(name, input_size=(image_size, image_size), **kwargs)
-        save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",
-                                   "input_size": (image_size, image_size), "seed": 0, "epochs_run": 0,
-                                   "best_epoch": 0, "threshold": 0.5, "val": {},
-                                   "code_fingerprint": trained.detector_fingerprint(det, image_size, kwargs)})
-    return train
-
-
-def test_a_checkpoint_of_other_code_is_trained_again_with_one_warning(tmp_path, monkeypatch, caplog):
-    trains = []
-    monkeypatch.setattr(trained, "train_detector", _fake_train(trains))
+def test_a_checkpoint_of_other_code_is_trained_again_with_one_warning(tmp_path, fake_training, caplog):
+    trains = fake_training
     first = trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path)
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path)
     assert len(trains) == 1  # same code: reused

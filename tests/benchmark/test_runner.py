@@ -127,22 +127,10 @@ def test_killed_at_random_moments_many_times_resumes_to_the_same_results(cache_d
         assert c.execute("SELECT count(*) FROM cells").fetchone()[0] == 16
 
 
-def test_detector_parameters_get_their_own_checkpoint(tmp_path, monkeypatch):
-    from dfbench.detectors import create_detector
+def test_detector_parameters_get_their_own_checkpoint(tmp_path, fake_training):
     from dfbench.train import trained
-    from dfbench.train.checkpoint import save_checkpoint
 
-    paths = []
-
-    def fake_train(name, dataset, image_size, out, config, data_params=None, device=None, **kwargs):  # untrained, fast
-        paths.append(out)
-        det = create_detector(name, input_size=(image_size, image_size), **kwargs)
-        save_checkpoint(det, out, {"detector": name, "dataset": dataset, "dataset_fingerprint": "f",
-                                   "input_size": (image_size, image_size), "seed": 0, "epochs_run": 0,
-                                   "best_epoch": 0, "threshold": 0.5, "val": {},
-                                   "code_fingerprint": trained.detector_fingerprint(det, image_size, kwargs)})
-
-    monkeypatch.setattr(trained, "train_detector", fake_train)
+    paths = fake_training
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path)
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)  # cached now

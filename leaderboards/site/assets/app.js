@@ -1,10 +1,10 @@
-// dfbench leaderboard page: renders the embedded data, sorts on header click, filters by dataset
-// and threat model, marks flagged entries. No server, no libraries.
+// dfbench leaderboard page: renders the embedded data, sorts on header click, filters by dataset,
+// protocol and threat model, marks flagged entries. No server, no libraries.
 "use strict";
 
 const data = JSON.parse(document.getElementById("leaderboard-data").textContent);
 const table = document.getElementById("leaderboard");
-const state = { key: "rank", dir: 1, dataset: "", norm: "" };
+const state = { key: "rank", dir: 1, dataset: "", protocol: "", norm: "" };
 
 function format(value, column) {
   if (value === null || value === undefined || value === "") return "";
@@ -42,7 +42,8 @@ function renderHead(columns) {
 }
 
 function renderBody(columns) {
-  const rows = data.rows.filter(r => !state.dataset || r.dataset === state.dataset).sort(compare);
+  const rows = data.rows.filter(r => (!state.dataset || r.dataset === state.dataset)
+    && (!state.protocol || r.protocol === state.protocol)).sort(compare);
   const body = document.createDocumentFragment();
   for (const r of rows) {
     const tr = document.createElement("tr");
@@ -54,9 +55,17 @@ function renderBody(columns) {
         const mark = document.createElement("span");
         mark.className = "flag";
         mark.textContent = "\u26A0 " + r.flags.split(",").join(", ");
+        mark.title = r.flag_details || "";
         td.appendChild(mark);
       } else {
         td.textContent = format(r[c.key], c);
+        const lo = r[c.key + " lo"], hi = r[c.key + " hi"];
+        if (c.interval && lo !== null && lo !== undefined && hi !== null && hi !== undefined) {
+          const ci = document.createElement("span");
+          ci.className = "ci";
+          ci.textContent = ` [${format(lo, c)}, ${format(hi, c)}]`;
+          td.appendChild(ci);
+        }
       }
       tr.appendChild(td);
     }
@@ -93,6 +102,10 @@ function setup() {
   datasets.add(new Option("all", ""));
   for (const d of data.datasets) datasets.add(new Option(d, d));
   datasets.addEventListener("change", e => { state.dataset = e.target.value; render(); });
+  const protocols = document.getElementById("filter-protocol");
+  protocols.add(new Option("all", ""));
+  for (const p of data.protocols || []) protocols.add(new Option(p, p));
+  protocols.addEventListener("change", e => { state.protocol = e.target.value; render(); });
   document.getElementById("filter-norm").addEventListener("change", e => { state.norm = e.target.value; render(); });
   document.getElementById("meta").textContent =
     `${data.entries} entries, built ${data.built_at} by dfbench ${data.dfbench_version}`;

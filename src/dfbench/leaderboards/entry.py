@@ -110,6 +110,9 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
     entries = []
     for key, group in records.groupby(ENTRY_KEYS, sort=True):
         detector, training, defenses, weights, dataset, precision, protocol = key
+        if not protocol:  # a store from before protocols were recorded: its grid file stands for it
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(group.grid.iloc[0])).stem).strip("-")[:64] or "grid"
+            protocol = f"{name}@{str(group.grid_sha256.iloc[0])[:8]}"
         if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
@@ -121,7 +124,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "name": default_name(detector, training, defenses, weights, precision, protocol),
             "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
             **({"precision": precision} if precision != "float32" else {}),
-            **({"protocol": protocol} if protocol else {}),
+            "protocol": protocol,
             **({"detector_source": _joined(group.detector_source)}
                if "detector_source" in group and group.detector_source.fillna("").any() else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
