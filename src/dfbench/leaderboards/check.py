@@ -56,7 +56,8 @@ class Finding:
 
 def wilson_lower(k: int, n: int, confidence: float) -> float:
     """Lower end of the Wilson score interval for k successes in n trials."""
-    return wilson(k, n, confidence)[0]  # type: ignore[index]  (n >= 1: entries have samples)
+    ci = wilson(k, n, confidence)
+    return ci[0] if ci is not None else 0.0  # n = 0 does not occur: entries have samples
 
 
 def _numbers(entry: dict) -> dict[str, tuple[float, int]]:

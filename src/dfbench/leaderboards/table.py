@@ -143,7 +143,7 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
                 continue
             surrogate, crafted = Transfer.matrix_labels(c["params"], c["backend"])
             n = e["dataset"]["n_samples"]
-            lo, hi = wilson(round(c["adv_acc"] * n), n)  # type: ignore[misc]  (n >= 1)
+            lo, hi = wilson(round(c["adv_acc"] * n), n) or (float("nan"), float("nan"))
             cells.append({"surrogate": surrogate, "attack": crafted, "eps_label": eps_label(c["norm"], c["eps"]),
                           "eps": c["eps"], "norm": c["norm"], "target": target, "adv_acc": c["adv_acc"],
                           "lo": lo, "hi": hi, "dataset": e["dataset"]["name"]})
