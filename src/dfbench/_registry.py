@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError, DfbenchError, UnknownComponentError
+from .validate import check_params
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,9 +83,14 @@ class Registry(Generic[T]):
             known = ", ".join(self.names()) or "none"
             raise UnknownComponentError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
+    def check(self, name: str, params: dict[str, Any], where: str = "", reserved: tuple[str, ...] = ()) -> None:
+        """Refuse parameters component ``name`` does not take or of the wrong type (validate.py)."""
+        check_params(self.get(name), params, where or f"{self.kind} {name!r}", reserved)
+
     def create(self, name: str, **kwargs: Any) -> T:
         """Build component ``name``; bad parameters become a one-line ConfigError."""
         factory = self.get(name)
+        self.check(name, kwargs)
         try:
             return factory(**kwargs)
         except DfbenchError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from pathlib import Path
@@ -10,29 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from .boundary import user_errors
 from .errors import DfbenchError
 from .train.checkpoint import default_cache_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adversarial-robustness benchmark for deepfake detectors.")
 log = logging.getLogger("dfbench")
-
-
-def user_errors(fn):
-    """Turn a DfbenchError into a one-line message and exit code 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DfbenchError as exc:
-            typer.echo(f"dfbench: error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("dfbench: interrupted; run the same command again to resume", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -40,7 +40,7 @@ BASE = '[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
 @pytest.mark.parametrize("text,message", [
     ("this is = = not toml", "not valid TOML"),
     (BASE, "missing 'attacks'"),
-    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\ncolour = 1\n', "unexpected keyword"),
+    (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\ncolour = 1\n', r"unknown parameter\(s\) colour"),
     (BASE + '[[attacks]]\nname = "nope"\neps = [0.1]\n', "unknown attack 'nope'"),
     (BASE + '[[attacks]]\nname = "pgd"\neps = []\n', "empty eps"),
     (BASE + '[[attacks]]\nname = "pgd"\neps = [0.1]\nbackend = "cleverhans"\n', "has backends"),

@@ -157,7 +157,7 @@ def test_read_entry_reports_broken_files(lb_entries, tmp_path):
     folder = tmp_path / "mini"
     folder.mkdir()
     (folder / "bad.json").write_text('{"schema_version": 1,')
-    with pytest.raises(EntryError, match="bad.json: not valid JSON"):
+    with pytest.raises(EntryError, match="bad.json is not valid JSON"):
         read_entry(folder / "bad.json")
     (folder / "empty.json").write_text("")
     with pytest.raises(EntryError, match="not valid JSON"):

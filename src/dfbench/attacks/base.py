@@ -20,6 +20,7 @@ from ..detectors.base import Detector
 from ..detectors.wrapped import require_detector
 from ..errors import ConfigError
 from ..metrics.perturbation import perturbation_norms
+from ..validate import real, show
 
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
@@ -229,17 +230,18 @@ def without_early_exit() -> Iterator[None]:
 
 
 def parse_eps(value: Any, where: str) -> float:
-    """An eps from a file or option: a number, or a fraction like ``"8/255"``; else a one-line ConfigError."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: eps {value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return float(value)
+    """An eps from a file or option: a number, or a fraction like ``"8/255"``; finite and >= 0, else a
+    one-line ConfigError."""
     if isinstance(value, str):
         try:
-            return float(Fraction(value.replace(" ", "")))
+            value = Fraction(value.replace(" ", ""))
         except (ValueError, ZeroDivisionError):
-            pass
-    raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'")
+            raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'") from None
+    try:
+        return real(value, f"{where}: eps", lo=0)
+    except ConfigError:
+        shown = show(str(value)).strip("'") if isinstance(value, Fraction) else show(value)
+        raise ConfigError(f"{where}: eps {shown} is not a finite number >= 0 (write e.g. 8/255)") from None
 
 
 def format_eps(eps: float) -> str:

@@ -30,7 +30,6 @@ import hashlib
 import inspect
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,8 +41,10 @@ from ..data import SPLITS, datasets
 from ..detectors import Detector, detectors
 from ..detectors.autocast import PRECISIONS
 from ..detectors.from_file import register_model
-from ..errors import ConfigError
+from ..errors import ConfigError, DfbenchError
+from ..safe_files import read_toml
 from ..train.trained import training_config
+from ..validate import integer
 from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
 from .protocol import check_published, protocol_id, suite_sha256
 
@@ -137,6 +138,11 @@ def _require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -
 
 
 DETECTOR_KEYS = {"name", "model", "weights", "training"}  # any other key is the detector's parameter
+RUNNER_KEYS = ("input_size",)  # set from [data] image_size
+
+
+def _params(entry: dict) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in DETECTOR_KEYS}
 
 
 def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_size: int) -> DetectorSpec:
@@ -150,12 +156,12 @@ def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_
             raise ConfigError(f"{where}: give a registered 'name' or a 'model' (file.py:factory), not both")
         source = _require(entry, "model", str, where)
         name, sha = register_model(source)
-        detectors.create(name, input_size=(image_size, image_size),
-                         **{k: v for k, v in entry.items() if k not in DETECTOR_KEYS})
+        detectors.check(name, _params(entry), where, reserved=RUNNER_KEYS)
+        detectors.create(name, input_size=(image_size, image_size), **_params(entry))
     else:
         name = _require(entry, "name", str, where)
         if name not in given:
-            detectors.get(name)  # unknown name -> one-line error
+            detectors.check(name, _params(entry), where, reserved=RUNNER_KEYS)  # also: unknown name
     weights = entry.get("weights")
     if weights is not None and (not isinstance(weights, str) or not Path(weights).is_file()):
         raise ConfigError(f"{where}: weights file {weights} does not exist")
@@ -168,7 +174,7 @@ def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_
         training_config(training, 0)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: training: {exc}") from None
-    params = {k: v for k, v in entry.items() if k not in DETECTOR_KEYS}
+    params = _params(entry)
     if name in given and (weights or training or params):
         raise ConfigError(f"{where}: {name} is the model handed in: it takes no weights, training or parameters")
     return DetectorSpec(name, weights, params, training, source, sha)
@@ -183,9 +189,7 @@ def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size:
     chain = _require(entry, "chain", list, where)
     if not chain or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in chain):
         raise ConfigError(f"{where}: chain must be a non-empty list of tables with a 'name'")
-    eot = entry.get("eot_samples", 8)
-    if not isinstance(eot, int) or isinstance(eot, bool) or not 1 <= eot <= 100:
-        raise ConfigError(f"{where}: eot_samples must be an integer in 1..100, got {eot!r}")
+    eot = integer(entry.get("eot_samples", 8), f"{where}: eot_samples", 1, 100)
     only = entry.get("detectors", [])
     if not isinstance(only, list) or not all(isinstance(n, str) for n in only):
         raise ConfigError(f"{where}: detectors must be a list of detector names")
@@ -220,11 +224,11 @@ def resolve_grid_path(name_or_path: str | Path) -> Path:
 def read_grid_doc(name_or_path: str | Path) -> tuple[dict, bytes, Path]:
     """A shipped grid's or a TOML file's document, its bytes and its path; not validated yet."""
     path = resolve_grid_path(name_or_path)
-    raw = path.read_bytes()
     try:
-        return tomllib.loads(raw.decode("utf-8")), raw, path
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"grid file {path} is not valid TOML: {exc}") from None
+        doc, raw = read_toml(path, "grid file")
+    except DfbenchError as exc:
+        raise ConfigError(str(exc)) from None
+    return doc, raw, path
 
 
 def load_grid(name_or_path: str | Path) -> Grid:
@@ -286,21 +290,16 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
     dataset = _require(data, "dataset", str, f"{where} [data]")
     if dataset not in datasets:
         raise ConfigError(f"{where} [data]: unknown dataset {dataset!r}; known: {', '.join(datasets.names())}")
-    image_size = data.get("image_size", 64)
+    image_size = integer(data.get("image_size", 64), f"{where} [data]: image_size", 16, 1024)
     split = data.get("split", "test")
     max_samples = data.get("max_samples")
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 16 <= image_size <= 1024:
-        raise ConfigError(f"{where} [data]: image_size must be an integer in 16..1024, got {image_size!r}")
     if split not in SPLITS:
         raise ConfigError(f"{where} [data]: split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if max_samples is not None and (not isinstance(max_samples, int) or max_samples < 1):
-        raise ConfigError(f"{where} [data]: max_samples must be a positive integer, got {max_samples!r}")
-    seed = doc.get("seed", 0)
-    batch_size = doc.get("batch_size", 64)
+    if max_samples is not None:
+        max_samples = integer(max_samples, f"{where} [data]: max_samples", lo=1)
+    seed = integer(doc.get("seed", 0), f"{where}: seed", lo=0, hi=2 ** 31 - 1)
+    batch_size = integer(doc.get("batch_size", 64), f"{where}: batch_size", lo=1, hi=1 << 16)
     precision = check_precision(doc.get("precision", "float32"), f"{where}: precision")
-    for key, value in (("seed", seed), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
-            raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}")
 
     dets = [parse_detector(entry, f"{where} detectors[{i}]", given or {}, image_size)
             for i, entry in enumerate(_require(doc, "detectors", list, where))]
@@ -323,6 +322,7 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
             raise ConfigError(f"{w}: empty eps list")
         eps = tuple(sorted({parse_eps(e, w) for e in eps_list}))
         params = {k: v for k, v in entry.items() if k not in ("name", "eps")}
+        attacks.check(name, {"eps": eps[0], **params}, w, reserved=("seed",))  # seeded from the grid's seed
         for e in eps:  # building each attack checks norm, backend, eps and parameters now
             attack = create_attack(name, eps=e, **params)
             if attack.norm == "l2" and e > math.sqrt(3) * image_size:

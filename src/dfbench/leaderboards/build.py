@@ -47,7 +47,7 @@ def load_entries(root: Path) -> list[dict]:
     seen: dict[tuple, Path] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != SITE and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
-            entry = read_entry(path)
+            entry = read_entry(path, root)
             verify_weights(entry, path.parent)
             if identity(entry) in seen:
                 raise EntryError(f"{path} duplicates {seen[identity(entry)]} (same detector, defenses, weights, "

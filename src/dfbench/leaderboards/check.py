@@ -10,7 +10,6 @@ detectors' code fingerprint changed too), and a sanity flag the baseline did not
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from ..benchmark.store import Store
 from ..benchmark.workload import Progress
 from ..errors import DfbenchError
 from ..metrics.intervals import wilson
+from ..safe_files import read_json
 from .entry import SCHEMA_VERSION, EntryError, entries_from_store, validate_entry, write_json
 from .paired import Outcomes, cell_name, entry_label, mcnemar, outcomes, robust_name
 
@@ -139,12 +139,12 @@ def compare(baseline: list[dict] | Run, new: list[dict] | Run, confidence: float
 
 
 def read_baseline(path: Path) -> dict:
+    if not Path(path).exists():
+        raise EntryError(f"no baseline at {path}; create it with `dfbench check --baseline {path} --update`")
     try:
-        baseline = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EntryError(f"no baseline at {path}; create it with `dfbench check --baseline {path} --update`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EntryError(f"{path}: not a readable baseline ({exc})") from None
+        baseline = read_json(path, "baseline")
+    except DfbenchError as exc:
+        raise EntryError(str(exc)) from None
     if not isinstance(baseline, dict) or baseline.get("kind") != BASELINE_KIND or \
             not isinstance(baseline.get("entries"), list) or not baseline["entries"] or \
             not all(isinstance(baseline.get(k), str) and baseline[k] for k in ("grid", "grid_sha256")):

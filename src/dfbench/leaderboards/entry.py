@@ -27,6 +27,7 @@ from ..benchmark.sanity import blocking, with_defaults
 from ..benchmark.store import Store
 from ..errors import CheckpointError, DfbenchError
 from ..metrics import ENTRY_METRICS
+from ..safe_files import read_json
 from ..train.checkpoint import verify_weights as check_weights_file
 from .rates import check_interval, check_rate, interval, number, rate
 from .robust import clean_numbers, robust_accuracy
@@ -206,15 +207,14 @@ def validate_entry(entry: Any, source: str = "entry") -> dict:
     return entry
 
 
-def read_entry(path: Path) -> dict:
-    """Load and validate one entry file; its name must match the file and its dataset the folder."""
+def read_entry(path: Path, root: Path | None = None) -> dict:
+    """Load and validate one entry file (a regular file inside ``root``, by default its folder: a
+    link out of the leaderboard is refused); its name must match the file and its dataset the folder."""
     path = Path(path)
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EntryError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        entry = read_json(path, "entry", root=root if root is not None else path.parent)
+    except DfbenchError as exc:
+        raise EntryError(str(exc)) from None
     validate_entry(entry, str(path))
     if entry["name"] != path.stem or entry["dataset"]["name"] != path.parent.name:
         raise EntryError(f"{path}: entry {entry['name']!r} on {entry['dataset']['name']!r} belongs at "
@@ -269,8 +269,8 @@ def check_new_entry(root: Path, entry: dict, replace: bool = False) -> Path:
         if other == path:
             continue
         try:
-            same = identity(json.loads(other.read_text(encoding="utf-8"))) == identity(entry)
-        except (OSError, ValueError, KeyError, TypeError):
+            same = identity(read_json(other, "entry", root=path.parent)) == identity(entry)
+        except (DfbenchError, KeyError, TypeError):
             continue  # a broken neighbour is reported by `leaderboard build`, not here
         if same:
             raise EntryError(f"{other} already holds this detector, defenses and weights on "

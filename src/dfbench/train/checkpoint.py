@@ -20,7 +20,9 @@ from safetensors.torch import save_file
 from .. import __version__
 from ..detectors.base import Detector
 from ..detectors.public.layout import key_diff, looks_like, read_checkpoint
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DfbenchError
+from ..safe_files import read_json
+from ..validate import integer, real
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +85,21 @@ def read_card(path: Path) -> Card | None:
     if not cp.exists():
         return None
     try:
-        data = json.loads(cp.read_text())
-        data["input_size"] = tuple(data["input_size"])
-        return Card(**data)
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint card {cp} is malformed: {exc}") from None
+        data = read_json(cp, "checkpoint card")
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        card = Card(**{**data, "input_size": tuple(data["input_size"])})
+        real(card.threshold, "threshold")  # a NaN or infinite threshold would score every sample one way
+        for key in ("seed", "epochs_run", "best_epoch"):
+            integer(getattr(card, key), key, lo=0)
+        for size in card.input_size:
+            integer(size, "input_size", lo=1, hi=1 << 16)
+        for key, value in card.val.items():
+            real(value, f"val.{key}")
+        return card
+    except (DfbenchError, TypeError, KeyError, AttributeError) as exc:
+        message = str(exc).removeprefix(f"checkpoint card {cp} ")
+        raise CheckpointError(f"checkpoint card {cp} is malformed: {message}") from None
 
 
 def load_weights(detector: Detector, path: Path) -> str:

@@ -1,0 +1,131 @@
+"""Bounded reads of the files dfbench reads whole, and the marks on the folders it writes.
+
+Reads (grids, cards, entries, baselines, label and metadata files): the path is resolved
+(links followed), must stay inside ``root`` where the file belongs to a folder (an entry in a
+leaderboard, a label file in a dataset), must be a regular file (not ``/dev/zero``, a FIFO or
+a folder) and at most ``limit`` bytes; JSON and TOML are parsed with non-finite numbers, huge
+integers and deep nesting refused (validate.check_tree). Every failure is one DfbenchError
+naming the file.
+
+Writes: a folder dfbench fills and later replaces (the checkpoint cache, a leaderboard site)
+carries a marker file; a folder that exists without it and holds anything else is refused
+untouched (see :func:`claim_folder`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, DfbenchError
+from .validate import check_tree
+
+MAX_BYTES = 16 << 20  # a grid, card, entry or baseline is a few kB; a label file of 1M videos is ~50 MB
+MAX_LISTING_BYTES = 256 << 20
+
+
+def read_bytes(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``), confined to ``root`` if given."""
+    path = Path(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise DfbenchError(f"{what} {path} does not exist") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise DfbenchError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if root is not None and not resolved.is_relative_to(Path(root).resolve()):
+        raise DfbenchError(f"{what} {path} leads outside {root} (to {resolved}); it is not read")
+    try:
+        with open(resolved, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DfbenchError(f"{what} {path} is not a regular file")
+            if info.st_size > limit:
+                raise DfbenchError(f"{what} {path} is {info.st_size} bytes, more than the {limit} allowed")
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise DfbenchError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise DfbenchError(f"{what} {path} is more than the {limit} bytes allowed")
+    return data
+
+
+def read_text(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path | None = None) -> str:
+    data = read_bytes(path, what, limit, root)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DfbenchError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a number")
+    return value
+
+
+def parse_json(text: str, what: str) -> Any:
+    """JSON as the standard defines it: NaN, Infinity and overflowing numbers are errors, and so is
+    nesting past validate.MAX_DEPTH."""
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise DfbenchError(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN, int beyond Python's digit limit
+        raise DfbenchError(f"{what} is not valid JSON: {exc}") from None
+    _checked(doc, what)
+    return doc
+
+
+def read_json(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path | None = None) -> Any:
+    return parse_json(read_text(path, what, limit, root), f"{what} {path}")
+
+
+def read_toml(path: str | Path, what: str, limit: int = MAX_BYTES) -> tuple[dict, bytes]:
+    """The parsed TOML document and its bytes."""
+    raw = read_bytes(path, what, limit)
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise DfbenchError(f"{what} {path} is nested too deeply") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DfbenchError(f"{what} {path} is not valid TOML: {exc}") from None
+    _checked(doc, f"{what} {path}")
+    return doc, raw
+
+
+def _checked(doc: Any, where: str) -> None:
+    try:
+        check_tree(doc, where)
+    except ConfigError as exc:
+        raise DfbenchError(str(exc)) from None
+
+
+def claim_folder(folder: Path, marker: str, what: str, ours: Callable[[Path], bool] = lambda p: False) -> None:
+    """Make ``folder`` dfbench's to write in: create it with ``marker`` inside, or accept it when it
+    has the marker, is empty, or holds only what ``ours`` recognizes as dfbench's (a folder written
+    before markers existed; it gets the marker). Anything else is refused untouched."""
+    folder = Path(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise DfbenchError(f"{what} {folder} is not a folder")
+        if not (folder / marker).is_file():
+            foreign = sorted(p.name for p in folder.iterdir() if not ours(p)) if folder.exists() else []
+            if foreign:
+                raise DfbenchError(f"{what} {folder} was not made by dfbench (it holds {', '.join(foreign[:3])}"
+                                   f"{', ...' if len(foreign) > 3 else ''}); give an empty or new folder")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / marker).write_text("made by dfbench; it may rewrite what is in this folder\n")
+    except OSError as exc:
+        raise DfbenchError(f"cannot write {what} {folder}: {exc.strerror or exc}") from None
