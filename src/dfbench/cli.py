@@ -70,9 +70,10 @@ def run(
     from .benchmark.store import Store
     from .benchmark.workload import progress_bar
     from .device import resolve_device
-    from .leaderboards.report import results_tables
+    from .leaderboards.report import check_results_folder, results_tables
 
     _setup_logging(verbose)
+    check_results_folder(out)
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
                     data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
     runner, target = make_executor(executor, workers, address), resolve_device(device)

@@ -106,14 +106,44 @@ def _sql_value(v):
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
+APPLICATION_ID = 0x64666263  # "dfbc" in SQLite's header: this file is a dfbench results store
+OWN_TABLES = {"cells", "samples"}
+
+
+def check_ownership(path: Path) -> None:
+    """Refuse, untouched, an existing file that is not a dfbench store. A store written before the
+    application id existed (id 0, dfbench's schema numbers and tables only) is accepted."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        raise DfbenchError(f"results store {path} is not a regular file; give a new --out folder")
+    if path.stat().st_size == 0:
+        return  # an empty file holds nothing to lose
+    try:  # immutable: no lock, journal or -shm file is made on somebody else's database
+        probe = sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
+        try:
+            app, version = (probe.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version"))
+            tables = {t for (t,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            probe.close()
+    except sqlite3.Error as exc:
+        raise DfbenchError(f"{path} is not a dfbench results store ({exc}); give a new --out folder") from None
+    legacy = app == 0 and version in (2, 3, 4, SCHEMA_VERSION) and tables == OWN_TABLES
+    if app != APPLICATION_ID and not legacy:
+        raise DfbenchError(f"{path} is not a dfbench results store (SQLite application id {app:#x}, tables "
+                           f"{', '.join(sorted(tables)) or 'none'}); it is left untouched: give a new --out folder")
+
+
 class Store:
     """Results of one results directory: ``<dir>/results.sqlite``."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
+            check_ownership(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path)
+            self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]

@@ -27,6 +27,9 @@ from .table import interval_columns, leaderboard, to_markdown, transfer_matrix, 
 
 log = logging.getLogger(__name__)
 SITE = "site"
+SITE_MARKER = ".dfbench-site"
+SITE_FILES = {SITE_MARKER, "index.html", "assets", "plots", "leaderboard.csv", "leaderboard.md", "transfer.csv",
+              "transfer.md"}
 
 _TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags",
          "flag_details"}
@@ -82,6 +85,7 @@ def render_site(entries: list[dict], out: Path) -> None:
     table = leaderboard(entries)
     (out / "assets").mkdir(parents=True)
     (out / "plots").mkdir()
+    (out / SITE_MARKER).write_text("made by `dfbench leaderboard build`, which replaces this folder whole\n")
     template = files(__package__) / "site"
     for asset in ("app.js", "style.css"):
         (out / "assets" / asset).write_text(template.joinpath(asset).read_text(encoding="utf-8"), encoding="utf-8")
@@ -104,6 +108,13 @@ def render_site(entries: list[dict], out: Path) -> None:
     (out / "index.html").write_text(page, encoding="utf-8")
 
 
+def _ours(site: Path) -> bool:
+    """The site folder holds the marker, or only what a build before markers wrote."""
+    if site.is_symlink() or not site.is_dir():
+        return False
+    return (site / SITE_MARKER).is_file() or {p.name for p in site.iterdir()} <= SITE_FILES
+
+
 def build(root: Path) -> tuple[Path, list[dict]]:
     """Validate every entry under ``root``, then render ``<root>/site`` and swap it in whole."""
     root = Path(root)
@@ -111,6 +122,9 @@ def build(root: Path) -> tuple[Path, list[dict]]:
     if not entries:
         raise EntryError(f"no entries under {root}/<dataset>/*.json; add one with `dfbench submit`")
     site, old = root / SITE, root / ".site-old"
+    if site.exists() and not _ours(site):
+        raise DfbenchError(f"{site} was not made by `dfbench leaderboard build` (no {SITE_MARKER} in it); it is left "
+                           "untouched: move it away to build the site")
     try:
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".site-new-"))
     except OSError as exc:

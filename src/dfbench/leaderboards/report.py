@@ -6,11 +6,28 @@ import logging
 from pathlib import Path
 
 from ..benchmark.store import Store
+from ..errors import DfbenchError
 from .entry import entries_from_store
 from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
 log = logging.getLogger(__name__)
 TRANSFER_TITLE = "Transfer: robust accuracy of each target (columns) under examples crafted on a surrogate"
+
+
+TABLE_FILES = ("leaderboard.csv", "leaderboard.md", "transfer.csv", "transfer.md")
+
+
+def check_results_folder(out: Path, store: str = "results.sqlite") -> None:
+    """Refuse a results folder where dfbench would overwrite tables it did not write: one that holds
+    a table file but no results store (a store's own folder is dfbench's)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DfbenchError(f"results folder {out} is a file; give a folder with --out")
+    if out.is_dir() and not (out / store).exists():
+        clash = [name for name in TABLE_FILES if (out / name).exists()]
+        if clash:
+            raise DfbenchError(f"{out} holds {', '.join(clash)} but no dfbench results store; dfbench would "
+                               "overwrite them: give a new --out folder")
 
 
 def results_tables(store: Store, out: Path) -> tuple[str, list[Path]]:

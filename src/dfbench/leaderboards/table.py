@@ -24,6 +24,7 @@ from ..attacks.transfer import Transfer
 from ..errors import DfbenchError
 from ..metrics.intervals import wilson
 from .entry import describe_flags, protocol_of
+from .neutral import csv_text, markdown_text, neutral
 
 HEADLINE_LINF = 8 / 255  # RobustBench's L-inf budget; entries without it fall back to their largest eps
 NORM_ORDER = {"linf": 0, "l2": 1}
@@ -168,11 +169,11 @@ def write_tables(table: pd.DataFrame, out_dir: Path, stem: str = "leaderboard") 
     """Write ``<stem>.csv`` and ``<stem>.md`` into ``out_dir``."""
     out_dir = Path(out_dir)
     csv, md = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    neutral(table, csv_text).to_csv(csv, index=False, float_format="%.4f")
     md.write_text(to_markdown(table) + "\n")
     return [csv, md]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     """Markdown with every interval beside its number, ``0.650 [0.573, 0.720]``."""
-    return with_intervals_as_text(table).to_markdown(index=False, floatfmt=".3f")
+    return neutral(with_intervals_as_text(table), markdown_text).to_markdown(index=False, floatfmt=".3f")

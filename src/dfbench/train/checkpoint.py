@@ -21,7 +21,7 @@ from .. import __version__
 from ..detectors.base import Detector
 from ..detectors.public.layout import key_diff, looks_like, read_checkpoint
 from ..errors import CheckpointError, DfbenchError
-from ..safe_files import read_json
+from ..safe_files import claim_folder, read_json
 from ..validate import integer, real
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,21 @@ def load_weights(detector: Detector, path: Path) -> str:
                               "or input size: pass the parameters it was trained with, or train it again "
                               "(`dfbench train`; a cached one: delete it and `dfbench run` retrains)") from None
     return digest
+
+
+CACHE_MARKER = ".dfbench-cache"
+CHECKPOINT_SUFFIXES = (".safetensors", ".json")
+
+
+def _checkpoints_only(path: Path) -> bool:
+    """A detector's folder of a cache written before the marker existed: checkpoints and cards only."""
+    return path.is_dir() and not path.is_symlink() and all(
+        f.suffix in CHECKPOINT_SUFFIXES or f.name.startswith(".") for f in path.iterdir())
+
+
+def claim_cache(cache_dir: Path) -> None:
+    """Refuse to train into a folder that is not a dfbench checkpoint cache (safe_files.claim_folder)."""
+    claim_folder(cache_dir, CACHE_MARKER, "checkpoint cache", ours=_checkpoints_only)
 
 
 def cache_path(cache_dir: Path, detector: str, dataset: str, image_size: int, seed: int, tag: str = "") -> Path:

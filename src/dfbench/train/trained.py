@@ -16,7 +16,7 @@ from ..detectors import Detector, create_detector
 from ..detectors.fingerprint import code_fingerprint
 from ..detectors.per_frame import PerFrame, for_modality
 from ..errors import ConfigError
-from .checkpoint import Card, cache_path, load_weights, read_card, save_checkpoint
+from .checkpoint import Card, cache_path, claim_cache, load_weights, read_card, save_checkpoint
 from .fit import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     stale = weights is None and path.exists() and _stale(name, path, data_fingerprint,
                                                          detector_fingerprint(inner, image_size, detector_kwargs))
     if weights is None and (stale or not path.exists()):
+        claim_cache(cache_dir)
         train_detector(name, dataset, image_size, path, config, data_params=data_params, device=device,
                        **detector_kwargs)
     digest = load_weights(inner, path)
@@ -195,6 +196,8 @@ def train_into_cache(name: str, dataset: str, image_size: int, cache_dir: Path, 
         config = training_config(training, seed)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
+    if out is None:
+        claim_cache(cache_dir)
     path = out or cache_path(cache_dir, name, dataset, image_size, seed, checkpoint_tag({}, config))
     return train_detector(name, dataset, image_size, path, config), path
 
