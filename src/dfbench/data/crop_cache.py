@@ -18,6 +18,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import DfbenchError
+from ..safe_files import read_json
 from .media import MediaError
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,8 @@ class CropCache:
         error = self._path(key, ".error.json")
         if error.exists():
             try:
-                reason = json.loads(error.read_text())["error"]
-            except (OSError, ValueError, KeyError, TypeError):
+                reason = read_json(error, "cached decode error", root=self.directory)["error"]
+            except (DfbenchError, KeyError, TypeError):
                 reason = None  # a damaged entry is a miss; it is rewritten
             if isinstance(reason, str):
                 raise MediaError(reason)

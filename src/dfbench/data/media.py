@@ -8,6 +8,8 @@ cause unknown, and it decodes frame by frame so only the sampled frames are kept
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -70,10 +72,22 @@ def to_rgb(array: np.ndarray, mode: str) -> np.ndarray:
     return np.ascontiguousarray(array[..., :3])
 
 
+def regular_file(path: Path) -> Path:
+    """``path`` if it is (or links to) a regular file; a FIFO, a device (``/dev/zero``, which a decoder
+    would read forever) or a folder is a MediaError, skipped and counted like any unreadable file."""
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return path
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raise MediaError(f"{path}: not a regular file")
+
+
 def read_image(path: Path) -> Tensor:
     """An image file as ``(3, H, W)`` uint8 RGB; grey, palette, RGBA and 16-bit images converted."""
     from PIL import Image
 
+    regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -118,6 +132,7 @@ def read_video(path: Path, frames: int, sampling: str = "uniform") -> Tensor:
 def _open(path: Path):
     import av
 
+    regular_file(path)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:

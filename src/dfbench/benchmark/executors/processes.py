@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import time
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -18,20 +19,26 @@ from ..grid import Grid
 from ..jobs import Job, failed_outputs
 from ..worker import Worker
 from .base import Results, error_text, guarded, longest_first, threads_per_worker, worker_device
+from .lifecycle import exit_with_parent, sigint_ignored_in_children
 
 log = logging.getLogger(__name__)
 
 
 def process_main(grid: Grid, cache_dir: Path, threads: int, device: torch.device, conn: Connection,
                  seams: Seams = Seams()) -> None:
-    """A worker process: answers each job it receives on ``conn`` until it receives None."""
+    """A worker process: answers each job it receives on ``conn`` until it receives None (or until
+    the driver dies: lifecycle.exit_with_parent)."""
+    exit_with_parent()
     torch.set_num_threads(threads)
     try:
         worker, broken = Worker(grid, cache_dir, device=device, seams=seams), ""
     except Exception as exc:  # answered on every job below, so the driver records why
         worker, broken = None, f"worker start-up failed: {error_text(exc)}"
-    while (job := conn.recv()) is not None:
-        conn.send(failed_outputs(job, grid, broken) if worker is None else guarded(worker, job))
+    try:
+        while (job := conn.recv()) is not None:
+            conn.send(failed_outputs(job, grid, broken) if worker is None else guarded(worker, job))
+    except (EOFError, BrokenPipeError):  # the driver went away: nothing to answer
+        return
 
 
 ProcessMain = Callable[[Grid, Path, int, torch.device, Connection, Seams], None]
@@ -61,7 +68,8 @@ class Processes:
             parent, child = ctx.Pipe()
             p = ctx.Process(target=self.main, daemon=True,
                             args=(grid, cache_dir, threads, worker_device(device, next(slots)), child, self.seams))
-            p.start()
+            with sigint_ignored_in_children():
+                p.start()
             child.close()
             procs[parent] = p
             idle.append(parent)
@@ -111,12 +119,18 @@ class Processes:
                         yield jobs[index], failed_outputs(jobs[index], grid, cause)
                     if todo:
                         start()
-        finally:
+        finally:  # idle workers are told to stop; busy ones (an interrupt, an error) are stopped now
             for conn, p in procs.items():
+                if conn in busy:
+                    p.terminate()
+                    continue
                 try:
                     conn.send(None)
                 except OSError:
                     pass
-                p.join(timeout=5)
+            deadline = time.monotonic() + 5
+            for p in procs.values():
+                p.join(timeout=max(0.0, deadline - time.monotonic()))
                 if p.is_alive():
                     p.kill()
+                    p.join()

@@ -12,6 +12,7 @@ from ..grid import Grid
 from ..jobs import Job, Output, failed_outputs
 from ..worker import Worker
 from .base import Results, guarded, longest_first
+from .lifecycle import probe_ray_address
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class RayExecutor:
             return
         started = not ray.is_initialized()
         if started:
+            probe_ray_address(self.address)
             try:
                 ray.init(address=self.address, num_cpus=self.workers if self.address is None else None,
                          include_dashboard=False, log_to_driver=False, configure_logging=False)

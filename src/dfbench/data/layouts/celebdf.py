@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...safe_files import MAX_LISTING_BYTES, read_text
 from ..files import Item, hash_split, register_layout
 
 FOLDERS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
@@ -34,7 +35,7 @@ def celebdf(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     if not listing.is_file():
         raise ConfigError(f"Celeb-DF: {listing} not found (is ROOT the Celeb-DF-v2 folder?)")
     items, missing, test = [], [], set()
-    for n, line in enumerate(listing.read_text().splitlines(), 1):
+    for n, line in enumerate(read_text(listing, "Celeb-DF test list", MAX_LISTING_BYTES, root=root).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()

@@ -13,10 +13,10 @@ skipped and counted.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DfbenchError
+from ...safe_files import MAX_LISTING_BYTES, read_json
 from ..files import Item, hash_split, register_layout
 
 
@@ -30,10 +30,10 @@ def dfdc(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     items, missing = [], []
     for meta in files:
         try:
-            entries = json.loads(meta.read_text())
+            entries = read_json(meta, "DFDC metadata", MAX_LISTING_BYTES, root=root)
             if not isinstance(entries, dict):
                 raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
+        except (DfbenchError, ValueError) as exc:
             raise ConfigError(f"DFDC: {meta} is not readable metadata ({exc})") from None
         for name, info in entries.items():
             path = meta.parent / name

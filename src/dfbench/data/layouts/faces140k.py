@@ -12,9 +12,11 @@ unless told otherwise. Rows naming missing files or unknown labels are skipped a
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DfbenchError
+from ...safe_files import MAX_LISTING_BYTES, read_text
 from ..files import Item, register_layout
 
 CSV_SPLITS = {"train": "train.csv", "val": "valid.csv", "test": "test.csv"}
@@ -31,12 +33,14 @@ def faces140k(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
         if not table.is_file():
             raise ConfigError(f"140k faces: {table} not found (is ROOT the folder with train.csv?)")
         try:
-            with table.open(newline="") as f:
-                reader = csv.DictReader(f)
-                if not {"label_str", "path"} <= set(reader.fieldnames or ()):
-                    raise ConfigError(f"140k faces: {table} lacks the columns label_str and path")
-                rows = list(enumerate(reader, 2))
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            text = read_text(table, "140k faces CSV", MAX_LISTING_BYTES, root=root)
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            if not {"label_str", "path"} <= set(reader.fieldnames or ()):
+                raise ConfigError(f"140k faces: {table} lacks the columns label_str and path")
+            rows = list(enumerate(reader, 2))
+        except ConfigError:
+            raise
+        except (DfbenchError, csv.Error) as exc:
             raise ConfigError(f"140k faces: {table} is not a readable CSV ({exc})") from None
         for n, row in rows:
             label = (row.get("label_str") or "").strip().lower()

@@ -13,10 +13,10 @@ source. Every video the splits name but the disk lacks is skipped and counted.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DfbenchError
+from ...safe_files import read_json
 from ..files import Item, register_layout
 
 MANIPULATIONS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
@@ -32,8 +32,8 @@ def _pairs(root: Path) -> dict[str, list[tuple[str, str]]]:
             raise ConfigError(f"FaceForensics++: {path} not found; copy dataset/splits/*.json from the "
                               "FaceForensics repository into ROOT/splits")
         try:
-            pairs[split] = [(str(a), str(b)) for a, b in json.loads(path.read_text())]
-        except (ValueError, TypeError) as exc:
+            pairs[split] = [(str(a), str(b)) for a, b in read_json(path, "FaceForensics++ split", root=root)]
+        except (DfbenchError, ValueError, TypeError) as exc:
             raise ConfigError(f"FaceForensics++: {path} is not a list of id pairs ({exc})") from None
     return pairs
 
