@@ -18,7 +18,7 @@ from torch import Tensor
 from ..data.base import Split
 from ..defenses import attack_view
 from ..detectors.autocast import Autocast
-from ..detectors.base import Detector
+from ..detectors.base import Detector, DetectorOutputError
 from ..device import is_out_of_memory, place, staged, to_device
 from ..metrics.cell import CellData, FrameScores, compute_metrics
 from ..train import predict_scores
@@ -65,7 +65,12 @@ class Worker:
         """P(fake) under a fixed random state, so randomized defenses score reproducibly."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.grid.seed)
-            return predict_scores(detector, images, batch_size or self.grid.batch_size)
+            scores = predict_scores(detector, images, batch_size or self.grid.batch_size)
+        bad = int((~torch.isfinite(scores)).sum())
+        if bad:  # NaN weights, an overflow: no number can be computed from these scores
+            raise DetectorOutputError(f"{bad} of {len(scores)} scores are NaN or infinite (broken weights or an "
+                                      "overflow in the detector)")
+        return scores
 
     def run(self, job: Job) -> list[Output]:
         """The job's new cells: records with scores, or failed records with the error."""
