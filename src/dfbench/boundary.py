@@ -16,8 +16,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
 import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click import exceptions as cli_exceptions
+except ImportError:  # older typer: click itself
+    from click import exceptions as cli_exceptions
 
 from . import __version__
 from .errors import DfbenchError
@@ -50,8 +55,7 @@ def user_errors(fn: F) -> F:
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException,
-                click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, cli_exceptions.ClickException):
             raise
         except DfbenchError as exc:
             _fail(str(exc), 2)
@@ -70,6 +74,31 @@ def user_errors(fn: F) -> F:
                 signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+class OneLineErrors(TyperGroup):
+    """The command group with click's usage errors (an unknown option, ``--n abc``) as one line
+    ``dfbench: error: ...`` and exit code 2, like every other expected failure."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except cli_exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as asked for by giving no arguments
+            code = exc.exit_code
+        except cli_exceptions.ClickException as exc:
+            command = exc.ctx.command_path if isinstance(exc, cli_exceptions.UsageError) and exc.ctx else "dfbench"
+            typer.echo(f"dfbench: error: {' '.join(exc.format_message().split())} (see `{command} --help`)",
+                       err=True)
+            code = 2
+        except typer.Abort:
+            typer.echo("dfbench: error: interrupted", err=True)
+            code = 130
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 def _main_thread() -> bool:

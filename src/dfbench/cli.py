@@ -9,13 +9,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from .boundary import user_errors
+from .boundary import OneLineErrors, user_errors
 from .errors import DfbenchError
+from .safe_files import file_to_write, folder_to_write
 from .train.checkpoint import default_cache_dir
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adversarial-robustness benchmark for deepfake detectors.")
 log = logging.getLogger("dfbench")
+
+
+def _cache(cache: Path | None) -> Path:
+    return folder_to_write(cache or default_cache_dir(), "checkpoint cache")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -80,12 +85,12 @@ def run(
     if dry_run:
         from .benchmark.estimate import estimate_grid
 
-        typer.echo("\n".join(estimate_grid(spec, cache or default_cache_dir(), target).lines()))
+        typer.echo("\n".join(estimate_grid(spec, _cache(cache), target).lines()))
         return
     store = Store(out / "results.sqlite")
     try:
         with progress_bar() as progress:
-            summary = run_grid(spec, store, cache or default_cache_dir(), progress, runner, target)
+            summary = run_grid(spec, store, _cache(cache), progress, runner, target)
         text, paths = results_tables(store, out)
     finally:
         store.close()
@@ -122,9 +127,10 @@ def explain(
     _setup_logging(verbose)
     if n < 1:
         raise DfbenchError(f"--n must be >= 1, got {n}")
+    folder_to_write(out, "--out")
     spec = one_detector(load_grid(grid), detector, model, weights)
     params = {"steps": steps} if steps is not None else {}
-    paths = run_explain(spec.detectors[0].name, spec, cache or default_cache_dir(), out, attack,
+    paths = run_explain(spec.detectors[0].name, spec, _cache(cache), out, attack,
                         parse_eps(eps, "--eps"), n, layer, **params)
     typer.echo(f"{len(paths)} heatmap panel(s) in {out}")
 
@@ -154,7 +160,7 @@ def pipeline(
         raise DfbenchError(f"--n must be >= 1, got {n}")
     spec = override(load_grid(grid), dataset=dataset, data_root=data_root)
     params = {"steps": steps} if steps is not None else {}
-    result = pipeline_on_grid(detector, spec, cache or default_cache_dir(), attack, parse_eps(eps, "--eps"), n,
+    result = pipeline_on_grid(detector, spec, _cache(cache), attack, parse_eps(eps, "--eps"), n,
                               **params)
     for key, value in result.summary().items():
         typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
@@ -191,13 +197,15 @@ def train(
     _setup_logging(verbose)
     detector = one_detector_name(detector, model)
     datasets.get(dataset)
+    if out is not None:
+        file_to_write(out, "--out")
     if epochs < 1:
         raise DfbenchError(f"--epochs must be >= 1, got {epochs}")
     training = {k: v for k, v in {"epochs": epochs if epochs != 40 else None, "adv": adv,
                                   "temperature": distill}.items() if v is not None}
     if adv is not None:
         training.update(adv_eps=parse_eps(eps, "--eps"), adv_ratio=adv_ratio, adv_steps=adv_steps)
-    card, path = train_into_cache(detector, dataset, image_size, cache or default_cache_dir(), seed, training, out)
+    card, path = train_into_cache(detector, dataset, image_size, _cache(cache), seed, training, out)
     typer.echo(f"{detector}{' ' + card.training if card.training else ''}: val acc {card.val['acc']:.3f}, "
                f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
 
@@ -255,7 +263,7 @@ def submit(
     """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
     from .leaderboards.submit import submit as submit_entries
 
-    for path in submit_entries(out, root, cache or default_cache_dir(), detector, name, weights, allow_flags, replace):
+    for path in submit_entries(out, root, _cache(cache), detector, name, weights, allow_flags, replace):
         typer.echo(f"wrote {path}")
 
 
@@ -295,9 +303,11 @@ def check(
     from .leaderboards.check import plan_check, run_check
 
     _setup_logging(verbose)
+    if update:
+        file_to_write(baseline, "--baseline")
     plan = plan_check(baseline, grid, update, confidence, out, models=model, weights=weights)
     with progress_bar() as progress:
-        result = run_check(plan, cache or default_cache_dir(), progress)
+        result = run_check(plan, _cache(cache), progress)
     if update:
         typer.echo(f"baseline {baseline}: {result.entries} entries from grid {result.grid} ({result.cells} cells)")
         return

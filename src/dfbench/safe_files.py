@@ -41,10 +41,12 @@ def read_bytes(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path |
         raise DfbenchError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if root is not None and not resolved.is_relative_to(Path(root).resolve()):
         raise DfbenchError(f"{what} {path} leads outside {root} (to {resolved}); it is not read")
-    try:
-        with open(resolved, "rb") as f:
+    try:  # stat first and open without blocking: opening a FIFO would wait for a writer forever
+        if not stat.S_ISREG(os.stat(resolved).st_mode):
+            raise DfbenchError(f"{what} {path} is not a regular file")
+        with os.fdopen(os.open(resolved, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
             info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):  # swapped between the two looks
                 raise DfbenchError(f"{what} {path} is not a regular file")
             if info.st_size > limit:
                 raise DfbenchError(f"{what} {path} is {info.st_size} bytes, more than the {limit} allowed")
@@ -110,6 +112,29 @@ def _checked(doc: Any, where: str) -> None:
         check_tree(doc, where)
     except ConfigError as exc:
         raise DfbenchError(str(exc)) from None
+
+
+def file_to_write(path: Path, what: str) -> Path:
+    """``path`` where a file will be written, checked before any work: not a folder or a device, in
+    a folder (or where one can be made)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DfbenchError(f"{what} {path} is a folder or a device, not a file")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise DfbenchError(f"{what} {path}: {parent} is a file, not a folder")
+    return path
+
+
+def folder_to_write(path: Path, what: str) -> Path:
+    """``path`` where a folder will be written: not an existing file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DfbenchError(f"{what} {path} is a file, not a folder")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise DfbenchError(f"{what} {path}: {parent} is a file, not a folder")
+    return path
 
 
 def claim_folder(folder: Path, marker: str, what: str, ours: Callable[[Path], bool] = lambda p: False) -> None:
