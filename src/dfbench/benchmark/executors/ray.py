@@ -39,6 +39,7 @@ class RayExecutor:
             import ray
         except ImportError:
             raise DfbenchError("--executor ray needs Ray: pip install 'dfbench[ray]' (or pip install ray)") from None
+        probe_ray_address(address)  # before any training: an address where nothing answers fails in seconds
         self.ray, self.address, self.workers, self.retries = ray, address, workers, retries
 
     def run(self, jobs: list[Job], grid: Grid, cache_dir: Path, trained: dict, device: torch.device) -> Results:
@@ -47,7 +48,6 @@ class RayExecutor:
             return
         started = not ray.is_initialized()
         if started:
-            probe_ray_address(self.address)
             try:
                 ray.init(address=self.address, num_cpus=self.workers if self.address is None else None,
                          include_dashboard=False, log_to_driver=False, configure_logging=False)
