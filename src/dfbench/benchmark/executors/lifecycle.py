@@ -81,5 +81,5 @@ def probe_ray_address(address: str | None, timeout: float | None = None) -> None
         socket.create_connection((host, port), timeout=wait).close()
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-        raise DfbenchError(f"cannot reach Ray at {address} ({reason} within {wait:g} s; "
+        raise DfbenchError(f"cannot reach Ray at {address}: {reason} (waited at most {wait:g} s; "
                            f"${RAY_TIMEOUT_ENV} sets the wait)") from None
