@@ -85,7 +85,11 @@ class Registry(Generic[T]):
 
     def check(self, name: str, params: dict[str, Any], where: str = "", reserved: tuple[str, ...] = ()) -> None:
         """Refuse parameters component ``name`` does not take or of the wrong type (validate.py)."""
-        check_params(self.get(name), params, where or f"{self.kind} {name!r}", reserved)
+        try:
+            factory = self.get(name)
+        except UnknownComponentError as exc:
+            raise UnknownComponentError(f"{where}: {exc}" if where else str(exc)) from None
+        check_params(factory, params, where or f"{self.kind} {name!r}", reserved)
 
     def create(self, name: str, **kwargs: Any) -> T:
         """Build component ``name``; bad parameters become a one-line ConfigError."""

@@ -34,7 +34,9 @@ def integer(value: Any, where: str, lo: int | None = None, hi: int | None = None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(f"{where} must be an integer, got {show(value)}")
     value = int(value)
-    return _in_range(value, where, -MAX_INT if lo is None else lo, MAX_INT if hi is None else hi)
+    if abs(value) > MAX_INT:
+        raise ConfigError(f"{where} must be within +-2**53, got {show(value)}")
+    return _in_range(value, where, lo, hi)
 
 
 def real(value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
@@ -71,14 +73,14 @@ def check_tree(doc: Any, where: str, depth: int = 0) -> None:
         raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
     if isinstance(doc, dict):
         for key, value in doc.items():
-            check_tree(value, f"{where}.{key}", depth + 1)
+            check_tree(value, f"{where}: {key}" if depth == 0 else f"{where}.{key}", depth + 1)
     elif isinstance(doc, list):
         for i, value in enumerate(doc):
             check_tree(value, f"{where}[{i}]", depth + 1)
     elif isinstance(doc, bool) or doc is None or isinstance(doc, str):
         return
     elif isinstance(doc, int):
-        _in_range(doc, where, -MAX_INT, MAX_INT)
+        integer(doc, where)
     elif isinstance(doc, float) and not math.isfinite(doc):
         raise ConfigError(f"{where} must be a finite number, got {show(doc)}")
 

@@ -232,16 +232,16 @@ def without_early_exit() -> Iterator[None]:
 def parse_eps(value: Any, where: str) -> float:
     """An eps from a file or option: a number, or a fraction like ``"8/255"``; finite and >= 0, else a
     one-line ConfigError."""
+    number = value
     if isinstance(value, str):
         try:
-            value = Fraction(value.replace(" ", ""))
+            number = Fraction(value.replace(" ", ""))
         except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"{where}: eps {value!r} is not a number or a fraction like '8/255'") from None
+            raise ConfigError(f"{where}: eps {show(value)} is not a number or a fraction like '8/255'") from None
     try:
-        return real(value, f"{where}: eps", lo=0)
+        return real(number, f"{where}: eps", lo=0)
     except ConfigError:
-        shown = show(str(value)).strip("'") if isinstance(value, Fraction) else show(value)
-        raise ConfigError(f"{where}: eps {shown} is not a finite number >= 0 (write e.g. 8/255)") from None
+        raise ConfigError(f"{where}: eps {show(value)} is not a finite number >= 0 (write e.g. 8/255)") from None
 
 
 def format_eps(eps: float) -> str:

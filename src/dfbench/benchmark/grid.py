@@ -316,7 +316,7 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
         if not isinstance(entry, dict):
             raise ConfigError(f"{w}: expected a table")
         name = _require(entry, "name", str, w)
-        attacks.get(name)
+        attacks.check(name, {}, w)  # an unknown name, in one line naming the entry
         eps_list = _require(entry, "eps", list, w)
         if not eps_list:
             raise ConfigError(f"{w}: empty eps list")
@@ -324,7 +324,10 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
         params = {k: v for k, v in entry.items() if k not in ("name", "eps")}
         attacks.check(name, {"eps": eps[0], **params}, w, reserved=("seed",))  # seeded from the grid's seed
         for e in eps:  # building each attack checks norm, backend, eps and parameters now
-            attack = create_attack(name, eps=e, **params)
+            try:
+                attack = create_attack(name, eps=e, **params)
+            except ConfigError as exc:
+                raise ConfigError(f"{w}: {exc}") from None
             if attack.norm == "l2" and e > math.sqrt(3) * image_size:
                 raise ConfigError(f"{w}: L2 eps {e:g} exceeds the largest distance between two 3x{image_size}x"
                                   f"{image_size} images in [0, 1] ({math.sqrt(3) * image_size:.4g})")
