@@ -81,16 +81,16 @@ def run(
     check_results_folder(out)
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
                     data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
-    runner, target = make_executor(executor, workers, address), resolve_device(device)
+    runner, target, cache = make_executor(executor, workers, address), resolve_device(device), _cache(cache)
     if dry_run:
         from .benchmark.estimate import estimate_grid
 
-        typer.echo("\n".join(estimate_grid(spec, _cache(cache), target).lines()))
+        typer.echo("\n".join(estimate_grid(spec, cache, target).lines()))
         return
     store = Store(out / "results.sqlite")
     try:
         with progress_bar() as progress:
-            summary = run_grid(spec, store, _cache(cache), progress, runner, target)
+            summary = run_grid(spec, store, cache, progress, runner, target)
         text, paths = results_tables(store, out)
     finally:
         store.close()

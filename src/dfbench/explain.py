@@ -80,6 +80,7 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
     from .attacks.base import eps_label
     from .benchmark.prepare import load_detector_for_grid
 
+    attacker = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)  # a bad attack: before training
     trained, data = load_detector_for_grid(grid, detector_name, cache_dir)  # as `run` evaluates it
     detector = trained.detector
     if detector.modality != "image":
@@ -92,7 +93,6 @@ def explain(detector_name: str, grid, cache_dir: Path, out: Path, attack: str = 
                           f"{', '.join(convs[-5:])} ...")
     name, module = (layer, modules[layer]) if layer is not None else last_conv(detector)
     split = data[grid.split].head(n)
-    attacker = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)
     x_adv = attacker.perturb(detector, split.images, split.labels)
     with torch.no_grad():
         clean_scores, adv_scores = detector.score(split.images), detector.score(x_adv)

@@ -87,8 +87,10 @@ class Workspace:
 
 
 @pytest.fixture
-def ws(tmp_path, monkeypatch) -> Workspace:
-    """A workspace that is also the working directory and $HOME, so no default path reaches out of it."""
+def ws(tmp_path, tmp_path_factory, monkeypatch) -> Workspace:
+    """A workspace that is also the working directory and $HOME, so no default path reaches out of it
+    (matplotlib's font cache, written on its first import, is kept outside: it is not dfbench's)."""
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path_factory.getbasetemp() / "matplotlib"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "home-cache"))

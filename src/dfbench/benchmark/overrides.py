@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data import datasets
 from ..data.faces import FACE_MODES
+from ..data.files import check_root
 from ..detectors import detectors
 from ..detectors.from_file import register_model
 from ..errors import ConfigError
@@ -39,6 +40,8 @@ def override(grid: Grid, *, detector_names: list[str] | None = None, models: lis
             params["root"] = str(data_root)
         name = dataset or grid.dataset
         datasets.get(name)
+        if data_root is not None:  # a --data-root that is not there fails before anything is written
+            check_root(data_root, name)
         grid = replace(grid, dataset=name, data_params=params)
     if faces is not None:
         if faces not in FACE_MODES:

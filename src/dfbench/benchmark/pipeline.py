@@ -145,14 +145,14 @@ def pipeline_on_grid(detector_name: str, grid, cache_dir: Path, attack: str, eps
     from ..errors import DfbenchError
     from .prepare import load_trained
 
+    the_attack = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)  # a bad attack: before training
+    if the_attack.norm != "linf":
+        raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")
     data = create_dataset(grid.dataset, **grid.dataset_kwargs())
     if not data.files or data.info.get("crop", {}).get("faces") != "mtcnn":
         raise DfbenchError(f"dataset {grid.dataset!r} has no video or image files with MTCNN face crops to attack "
                            "before detection (use a dataset from disk: --dataset folder --data-root PATH)")
     trained = load_trained(grid, grid.detector_spec(detector_name), cache_dir, data)  # as `run` evaluates it
-    the_attack = create_attack(attack, eps=eps, seed=grid.seed, **attack_params)
-    if the_attack.norm != "linf":
-        raise DfbenchError(f"the pipeline attack spends an L-inf budget per frame; {attack} here is {the_attack.norm}")
     files = list(zip(map(Path, data.files[grid.split]), data[grid.split].labels.tolist()))[:n]
     info = data.info
     return attack_pipeline(trained.detector, files, the_attack, CropSettings(**info["crop"]), info["frames"],
