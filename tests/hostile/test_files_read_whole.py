@@ -65,7 +65,7 @@ ENTRY_CASES = {
     "nested_past_limit": (lambda e: {**e, "bonus": json.loads("[" * 40 + "]" * 40)}, "nested more than"),
     "empty": ("", "is not valid JSON"),
     "old_schema": (lambda e: _set(e, "schema_version", 1), "--replace"),
-    "blocking_flag_not_allowed": (lambda e: {**_set(e, "flags", ["nonfinite_logits"]),
+    "blocking_flag_not_allowed": (lambda e: {**_set(e, "flags", ["nonfinite_logits"]), "flags_allowed": False,
                                             "flag_details": {"nonfinite_logits": [{"cell": "x", "adv_acc": None}]}},
                                   "not submitted with --allow-flags"),
 }
