@@ -32,7 +32,7 @@ def _identity(rel: str) -> str:
 def celebdf(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     """Celeb-DF v2 with the official test list (see module doc)."""
     listing = root / TEST_LIST
-    if not listing.is_file():
+    if not (listing.exists() or listing.is_symlink()):
         raise ConfigError(f"Celeb-DF: {listing} not found (is ROOT the Celeb-DF-v2 folder?)")
     items, missing, test = [], [], set()
     for n, line in enumerate(read_text(listing, "Celeb-DF test list", MAX_LISTING_BYTES, root=root).splitlines(), 1):

@@ -30,7 +30,7 @@ def faces140k(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     items, missing = [], []
     for split, name in CSV_SPLITS.items():
         table = root / name
-        if not table.is_file():
+        if not (table.exists() or table.is_symlink()):
             raise ConfigError(f"140k faces: {table} not found (is ROOT the folder with train.csv?)")
         try:
             text = read_text(table, "140k faces CSV", MAX_LISTING_BYTES, root=root)

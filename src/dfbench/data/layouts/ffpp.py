@@ -28,7 +28,7 @@ def _pairs(root: Path) -> dict[str, list[tuple[str, str]]]:
     pairs = {}
     for split, name in SPLIT_FILES.items():
         path = root / "splits" / name
-        if not path.is_file():
+        if not (path.exists() or path.is_symlink()):
             raise ConfigError(f"FaceForensics++: {path} not found; copy dataset/splits/*.json from the "
                               "FaceForensics repository into ROOT/splits")
         try:
