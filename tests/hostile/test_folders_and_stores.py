@@ -174,3 +174,28 @@ def test_hostile_weights_are_refused_and_never_unpickled(ws, case):
     ws.refused(["run", "--grid", grid, "--detector", "test_tiny_cnn", "--weights", ws.root / name, "--out", ws.out,
                 "--cache", ws.cache], message, may_change=("out",))
     assert not (ws.root / "pwned").exists()
+
+
+def test_all_nan_weights_fail_their_own_cells_and_the_healthy_detector_runs(ws, cache_dir):
+    from dfbench.detectors import create_detector
+
+    state = create_detector("custom_cnn", input_size=(32, 32)).state_dict()
+    save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+              ws.root / "nan.safetensors")
+    grid = ws.write("g.toml", GRID.replace('name = "test_tiny_cnn"\n', 'name = "custom_cnn"\n'
+                                           'weights = "nan.safetensors"\n[[detectors]]\nname = "test_tiny_cnn"\n')
+                    + '[[attacks]]\nname = "fgsm"\neps = ["2/255"]\n')
+    from typer.testing import CliRunner
+
+    from dfbench.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--grid", str(grid), "--out", str(ws.out), "--cache", str(cache_dir)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "2 cells: 1 run, 0 already done, 1 failed" in result.stdout
+    from dfbench.benchmark.store import Store
+
+    store = Store(ws.out / "results.sqlite")
+    failed, ok = store.records(status="failed"), store.records()
+    store.close()
+    assert list(failed.detector) == ["custom_cnn"] and "scores are NaN or infinite" in failed.error[0]
+    assert list(ok.detector) == ["test_tiny_cnn"]

@@ -92,3 +92,40 @@ def test_a_hostile_option_is_one_line_and_exit_2(ws, grid, case):
             a = a.replace(k, str(v))
         filled.append(a)
     ws.refused(filled, message)
+
+
+def _command(exc: BaseException):
+    from dfbench.boundary import user_errors
+
+    @user_errors
+    def command() -> None:
+        raise exc
+
+    return command
+
+
+@pytest.mark.parametrize("exc,code,line", [
+    (OSError(28, "No space left on device", "out/results.sqlite"), 2,
+     "dfbench: error: No space left on device: out/results.sqlite"),
+    (PermissionError(13, "Permission denied", "a", None, "b"), 2, "dfbench: error: Permission denied: a -> b"),
+    (IsADirectoryError(21, "Is a directory", "results/x"), 2, "dfbench: error: Is a directory: results/x"),
+    (KeyboardInterrupt(), 130, "dfbench: error: interrupted; run the same command again to resume"),
+], ids=["disk_full", "two_paths", "a_folder", "ctrl_c"])
+def test_the_boundary_turns_expected_failures_into_one_line(capsys, exc, code, line):
+    import typer
+
+    with pytest.raises(typer.Exit) as info:
+        _command(exc)()
+    assert info.value.exit_code == code
+    assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_a_bug_in_dfbench_shows_its_traceback_and_says_where_to_report_it(capsys):
+    import typer
+
+    with pytest.raises(typer.Exit) as info:
+        _command(ZeroDivisionError("division by zero"))()
+    err = capsys.readouterr().err
+    assert info.value.exit_code == 3
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert err.splitlines()[-1].startswith("dfbench: error: internal error in dfbench") and "report it" in err
