@@ -13,7 +13,7 @@ import functools
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import typer
@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as cli_exceptions
 except ImportError:  # older typer: click itself
-    from click import exceptions as cli_exceptions
+    from click import exceptions as cli_exceptions  # type: ignore[no-redef]
 
 from . import __version__
 from .errors import DfbenchError
@@ -80,10 +80,11 @@ class OneLineErrors(TyperGroup):
     """The command group with click's usage errors (an unknown option, ``--n abc``) as one line
     ``dfbench: error: ...`` and exit code 2, like every other expected failure."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
         except cli_exceptions.NoArgsIsHelpError as exc:
             exc.show()  # the help text, as asked for by giving no arguments
             code = exc.exit_code

@@ -114,8 +114,10 @@ def _chain(factory: Callable[..., Any]) -> Iterable[Callable[..., Any]]:
     """The factory, then the ``__init__`` of the class it returns (where the factory's ``**kwargs`` go)."""
     yield factory
     returned = _hints(factory).get("return")
-    if isinstance(returned, type) and returned.__init__ is not object.__init__:
-        yield returned.__init__
+    if isinstance(returned, type):
+        init = next(vars(c)["__init__"] for c in returned.__mro__ if "__init__" in vars(c))
+        if init is not object.__init__:
+            yield init
 
 
 def check_params(factory: Callable[..., Any], params: dict[str, Any], where: str,
