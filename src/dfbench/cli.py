@@ -13,6 +13,7 @@ from .boundary import OneLineErrors, user_errors
 from .errors import DfbenchError
 from .safe_files import file_to_write, folder_to_write
 from .train.checkpoint import default_cache_dir
+from .validate import integer
 
 app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adversarial-robustness benchmark for deepfake detectors.")
@@ -199,8 +200,9 @@ def train(
     datasets.get(dataset)
     if out is not None:
         file_to_write(out, "--out")
-    if epochs < 1:
-        raise DfbenchError(f"--epochs must be >= 1, got {epochs}")
+    integer(epochs, "--epochs", lo=1)
+    integer(seed, "--seed", 0, 2 ** 31 - 1)
+    integer(image_size, "--image-size", 16, 1024)  # as a grid's [data] image_size
     training = {k: v for k, v in {"epochs": epochs if epochs != 40 else None, "adv": adv,
                                   "temperature": distill}.items() if v is not None}
     if adv is not None:

@@ -15,6 +15,7 @@ import numbers
 import types
 import typing
 from collections.abc import Callable, Iterable
+from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
@@ -155,3 +156,18 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
         except ConfigError as exc:
             errors.append(exc)
     raise errors[0]
+
+
+def parse_eps(value: Any, where: str) -> float:
+    """An eps from a file or option: a number, or a fraction like ``"8/255"``; finite and >= 0, else a
+    one-line ConfigError."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = Fraction(value.replace(" ", ""))
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"{where}: eps {show(value)} is not a number or a fraction like '8/255'") from None
+    try:
+        return real(number, f"{where}: eps", lo=0)
+    except ConfigError:
+        raise ConfigError(f"{where}: eps {show(value)} is not a finite number >= 0 (write e.g. 8/255)") from None

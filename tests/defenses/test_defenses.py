@@ -101,7 +101,8 @@ def test_frame_wise_defenses_take_video_and_image_only_ones_refuse_it():
     ("median_filter", {"size": 4}, "odd"),
     ("bit_depth", {"bits": 9}, "bits must be"),
     ("random_resize_pad", {"scale": 1.0}, "scale must be > 1"),
-    ("jpeg", {"colour": 1}, "unexpected keyword"),
+    ("jpeg", {"colour": 1}, r"unknown parameter\(s\) colour"),
+    ("jpeg", {"quality": 75.5}, "quality must be an integer, got 75.5"),
     ("nope", {}, "unknown defense 'nope'"),
 ])
 def test_bad_parameters_are_one_line_errors(name, params, message):

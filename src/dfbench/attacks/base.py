@@ -18,9 +18,7 @@ from torch import Tensor
 from .._registry import Registry
 from ..detectors.base import Detector
 from ..detectors.wrapped import require_detector
-from ..errors import ConfigError
 from ..metrics.perturbation import perturbation_norms
-from ..validate import real, show
 
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
@@ -227,21 +225,6 @@ def without_early_exit() -> Iterator[None]:
         yield
     finally:
         _EARLY_EXIT[0] = before
-
-
-def parse_eps(value: Any, where: str) -> float:
-    """An eps from a file or option: a number, or a fraction like ``"8/255"``; finite and >= 0, else a
-    one-line ConfigError."""
-    number = value
-    if isinstance(value, str):
-        try:
-            number = Fraction(value.replace(" ", ""))
-        except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"{where}: eps {show(value)} is not a number or a fraction like '8/255'") from None
-    try:
-        return real(number, f"{where}: eps", lo=0)
-    except ConfigError:
-        raise ConfigError(f"{where}: eps {show(value)} is not a finite number >= 0 (write e.g. 8/255)") from None
 
 
 def format_eps(eps: float) -> str:

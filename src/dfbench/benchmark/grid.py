@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from ..attacks import attacks, create_attack
-from ..attacks.base import parse_eps  # noqa: F401  (grid files' eps; re-exported for the CLI)
 from ..data import SPLITS, datasets
 from ..detectors import Detector, detectors
 from ..detectors.autocast import PRECISIONS
@@ -44,7 +43,7 @@ from ..detectors.from_file import register_model
 from ..errors import ConfigError, DfbenchError
 from ..safe_files import read_toml
 from ..train.trained import training_config
-from ..validate import integer
+from ..validate import integer, parse_eps  # noqa: F401  (parse_eps: re-exported for the CLI)
 from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
 from .protocol import check_published, protocol_id, suite_sha256
 
@@ -141,27 +140,23 @@ DETECTOR_KEYS = {"name", "model", "weights", "training"}  # any other key is the
 RUNNER_KEYS = ("input_size",)  # set from [data] image_size
 
 
-def _params(entry: dict) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in DETECTOR_KEYS}
-
-
 def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_size: int) -> DetectorSpec:
     """Check a ``[[detectors]]`` entry: a registered ``name``, or ``model = "file.py:factory"``
     (whose factory is called once now, so that one that raises fails here, in one line)."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a table")
-    source, sha = "", ""
+    source, sha, params = "", "", {k: v for k, v in entry.items() if k not in DETECTOR_KEYS}
     if "model" in entry:
         if "name" in entry:
             raise ConfigError(f"{where}: give a registered 'name' or a 'model' (file.py:factory), not both")
         source = _require(entry, "model", str, where)
         name, sha = register_model(source)
-        detectors.check(name, _params(entry), where, reserved=RUNNER_KEYS)
-        detectors.create(name, input_size=(image_size, image_size), **_params(entry))
+        detectors.check(name, params, where, reserved=RUNNER_KEYS)
+        detectors.create(name, input_size=(image_size, image_size), **params)
     else:
         name = _require(entry, "name", str, where)
         if name not in given:
-            detectors.check(name, _params(entry), where, reserved=RUNNER_KEYS)  # also: unknown name
+            detectors.check(name, params, where, reserved=RUNNER_KEYS)  # also: unknown name
     weights = entry.get("weights")
     if weights is not None and (not isinstance(weights, str) or not Path(weights).is_file()):
         raise ConfigError(f"{where}: weights file {weights} does not exist")
@@ -174,7 +169,6 @@ def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_
         training_config(training, 0)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: training: {exc}") from None
-    params = _params(entry)
     if name in given and (weights or training or params):
         raise ConfigError(f"{where}: {name} is the model handed in: it takes no weights, training or parameters")
     return DetectorSpec(name, weights, params, training, source, sha)

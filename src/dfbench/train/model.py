@@ -9,13 +9,13 @@ from typing import Any
 
 from torch import nn
 
-from ..attacks.base import parse_eps
 from ..data import create_dataset
 from ..detectors.base import Detector
 from ..detectors.per_frame import PerFrame, for_modality
 from ..detectors.wrapped import model_side, wrap
 from ..device import resolve_device
 from ..errors import ConfigError
+from ..validate import parse_eps
 from .checkpoint import save_checkpoint
 from .fit import TrainResult, fit
 from .trained import describe_training, training_config
