@@ -74,6 +74,7 @@ def test_numbers_name_the_same_checkpoint_however_written():
         training_config({"adv_eps": 0.1}, 0)
 
 
+@pytest.mark.slow  # slow: trains a distilled teacher and student (~30 s)
 def test_distilled_logits_saturate_the_softmax(mini32):
     """A student distilled at T=50 and deployed at T=1 has ~T-times larger logits: the
     saturated softmax behind distillation's apparent robustness (Carlini & Wagner 2016)."""

@@ -115,6 +115,7 @@ if marker:
 '''
 
 
+@pytest.mark.slow  # slow: a Ray instance and a worker death (~30 s); Ray's records are compared in the default run
 def test_ray_retries_a_task_whose_worker_died(reference, cache_dir, tmp_path):
     ray = pytest.importorskip("ray")
     (tmp_path / "site").mkdir()

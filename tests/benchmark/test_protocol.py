@@ -74,6 +74,7 @@ def test_entries_rank_only_among_their_protocol():
     assert dict(zip(table.name, table.protocol))["c"] == "quick@cdcdcdcd"  # an old entry: its grid file
 
 
+@pytest.mark.slow  # slow: the whole standard suite on a tiny model (~25 s); its digest is checked in the default run
 def test_evaluate_runs_the_standard_protocol_by_default():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2)).eval()

@@ -1,5 +1,7 @@
 """End to end: a tiny grid through the runner and the store, resumed and repeated."""
 
+import pytest
+
 import os
 import random
 import signal
@@ -92,6 +94,7 @@ def _cells(db) -> int:
             return 0
 
 
+@pytest.mark.slow  # slow: ~2 min of kill-and-resume cycles (resuming past stored cells is in the default run)
 def test_killed_at_random_moments_many_times_resumes_to_the_same_results(cache_dir, tmp_path):
     """SIGKILL the runner at random moments (seeded) until the grid is done, resuming each time;
     the store then equals an uninterrupted run's: no lost, duplicated or half-written record."""

@@ -47,6 +47,7 @@ def dfbench(env, *args):
     return result
 
 
+@pytest.mark.slow  # slow: pip-installs the example package (~1 min)
 def test_outside_detector_runs_submits_and_shows_on_the_leaderboard(env, tmp_path):
     from dfbench.train import cache_path
 
