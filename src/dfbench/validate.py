@@ -94,7 +94,7 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-@functools.lru_cache(maxsize=None)  # signatures do not change; get_type_hints costs ~0.5 ms a call
+@functools.cache  # signatures do not change; get_type_hints costs ~0.5 ms a call
 def parameters(factory: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     """``(name -> type hint, open)``: the keyword parameters ``factory`` takes, following its
     ``**kwargs`` into the ``__init__`` of the class it is annotated to return; ``open`` when
