@@ -98,7 +98,7 @@ def read_toml(path: str | Path, what: str, limit: int = MAX_BYTES) -> tuple[dict
     """The parsed TOML document and its bytes."""
     raw = read_bytes(path, what, limit)
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark (some Windows editors write one) is skipped
     except RecursionError:
         raise DfbenchError(f"{what} {path} is nested too deeply") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

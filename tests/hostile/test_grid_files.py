@@ -158,3 +158,11 @@ def test_a_hostile_grid_file_is_refused_at_load(ws, case):
 ], ids=["over_16_MiB", "a_folder", "link_to_dev_zero", "fifo", "link_loop", "missing"])
 def test_a_grid_path_that_is_no_grid_file_is_refused_without_reading_it(ws, make, message):
     ws.refused(["run", "--grid", make(ws), "--out", ws.out, "--cache", ws.cache], message)
+
+
+def test_a_byte_order_mark_is_not_hostile(ws):
+    """Some Windows editors start UTF-8 files with a BOM; tomllib alone refuses it, dfbench skips it."""
+    from dfbench.benchmark.grid import load_grid
+
+    grid = ws.write("bom.toml", b"\xef\xbb\xbf" + (GRID + PGD).encode())
+    assert load_grid(grid).name == "g"
