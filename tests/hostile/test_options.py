@@ -87,7 +87,7 @@ CASES = {
     "cache_key_grid_missing": (["cache-key", "--grid", "nope"], "is neither a shipped grid"),
     "extra_argument": (["list", "extra"], "unexpected extra argument"),
     "out_name_too_long": (["run", "--grid", "{grid}", "--out", "x" * 300], "File name too long"),
-    "model_is_a_device": (["run", "--grid", "{grid}", "--model", "/dev/zero:make"], "no such file"),
+    "model_is_a_device": (["run", "--grid", "{grid}", "--model", "/dev/zero:make"], "No module named"),
 }
 
 
