@@ -70,6 +70,12 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _nan_only(name: str) -> float:
+    if name == "NaN":
+        return math.nan
+    return _refuse_constant(name)
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -77,21 +83,23 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json(text: str, what: str) -> Any:
+def parse_json(text: str, what: str, nan_ok: bool = False) -> Any:
     """JSON as the standard defines it: NaN, Infinity and overflowing numbers are errors, and so is
-    nesting past validate.MAX_DEPTH."""
+    nesting past validate.MAX_DEPTH. ``nan_ok``: ``NaN`` reads as an undefined number (checkpoint
+    cards of older dfbench versions wrote an undefined metric so)."""
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        doc = json.loads(text, parse_constant=_nan_only if nan_ok else _refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise DfbenchError(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, NaN, int beyond Python's digit limit
         raise DfbenchError(f"{what} is not valid JSON: {exc}") from None
-    _checked(doc, what)
+    _checked(doc, what, nan_ok)
     return doc
 
 
-def read_json(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path | None = None) -> Any:
-    return parse_json(read_text(path, what, limit, root), f"{what} {path}")
+def read_json(path: str | Path, what: str, limit: int = MAX_BYTES, root: Path | None = None,
+              nan_ok: bool = False) -> Any:
+    return parse_json(read_text(path, what, limit, root), f"{what} {path}", nan_ok)
 
 
 def read_toml(path: str | Path, what: str, limit: int = MAX_BYTES) -> tuple[dict, bytes]:
@@ -101,15 +109,15 @@ def read_toml(path: str | Path, what: str, limit: int = MAX_BYTES) -> tuple[dict
         doc = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark (some Windows editors write one) is skipped
     except RecursionError:
         raise DfbenchError(f"{what} {path} is nested too deeply") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError, or an int past 4300 digits
         raise DfbenchError(f"{what} {path} is not valid TOML: {exc}") from None
     _checked(doc, f"{what} {path}")
     return doc, raw
 
 
-def _checked(doc: Any, where: str) -> None:
+def _checked(doc: Any, where: str, nan_ok: bool = False) -> None:
     try:
-        check_tree(doc, where)
+        check_tree(doc, where, nan_ok=nan_ok)
     except ConfigError as exc:
         raise DfbenchError(str(exc)) from None
 

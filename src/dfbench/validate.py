@@ -16,7 +16,6 @@ import numbers
 import types
 import typing
 from collections.abc import Callable, Iterable
-from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
@@ -27,7 +26,10 @@ MAX_DEPTH = 32  # nesting of a grid, card, entry or baseline: far past any real 
 
 def show(value: Any, width: int = 40) -> str:
     """``repr(value)``, cut to ``width`` characters (a 400-digit number is not shown whole)."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        return f"<a {type(value).__name__} too large to show>"
     return text if len(text) <= width else f"{text[:width - 3]}..."
 
 
@@ -68,37 +70,47 @@ def _in_range(value, where: str, lo, hi):
     return value
 
 
-def check_tree(doc: Any, where: str, depth: int = 0) -> None:
+def check_tree(doc: Any, where: str, depth: int = 0, nan_ok: bool = False) -> None:
     """Every number in a parsed document (nested dicts and lists) finite and within +-2**53, and the
     nesting at most :data:`MAX_DEPTH` deep; the first offender is named by its key path."""
     if depth > MAX_DEPTH:
         raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
     if isinstance(doc, dict):
         for key, value in doc.items():
-            check_tree(value, f"{where}: {key}" if depth == 0 else f"{where}.{key}", depth + 1)
+            check_tree(value, f"{where}: {key}" if depth == 0 else f"{where}.{key}", depth + 1, nan_ok)
     elif isinstance(doc, list):
         for i, value in enumerate(doc):
-            check_tree(value, f"{where}[{i}]", depth + 1)
+            check_tree(value, f"{where}[{i}]", depth + 1, nan_ok)
     elif isinstance(doc, bool) or doc is None or isinstance(doc, str):
         return
     elif isinstance(doc, int):
         integer(doc, where)
-    elif isinstance(doc, float) and not math.isfinite(doc):
+    elif isinstance(doc, float) and not math.isfinite(doc) and not (nan_ok and math.isnan(doc)):
         raise ConfigError(f"{where} must be a finite number, got {show(doc)}")
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    if isinstance(fn, type):  # a class registered as its own factory: its __init__'s hints, not its fields'
+        fn = _init(fn)
+    elif not inspect.isroutine(fn):  # a callable object: its __call__'s
+        fn = type(fn).__call__
     try:
         return typing.get_type_hints(fn)
     except Exception:  # a forward reference that does not resolve: fall back to no type checks
         return {}
 
 
-@functools.cache  # signatures do not change; get_type_hints costs ~0.5 ms a call
 def parameters(factory: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     """``(name -> type hint, open)``: the keyword parameters ``factory`` takes, following its
     ``**kwargs`` into the ``__init__`` of the class it is annotated to return; ``open`` when
     some ``**kwargs`` stays unresolved (then any name is taken)."""
+    try:
+        return _cached_parameters(factory)
+    except TypeError:  # an unhashable callable: not cached
+        return _parameters(factory)
+
+
+def _parameters(factory: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     found: dict[str, Any] = {}
     for fn in _chain(factory):
         try:
@@ -113,14 +125,19 @@ def parameters(factory: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     return found, True
 
 
+_cached_parameters = functools.cache(_parameters)  # signatures do not change; get_type_hints costs ~0.5 ms
+
+
+def _init(cls: type) -> Callable[..., Any]:
+    return next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
+
+
 def _chain(factory: Callable[..., Any]) -> Iterable[Callable[..., Any]]:
     """The factory, then the ``__init__`` of the class it returns (where the factory's ``**kwargs`` go)."""
     yield factory
-    returned = _hints(factory).get("return")
-    if isinstance(returned, type):
-        init = next(vars(c)["__init__"] for c in returned.__mro__ if "__init__" in vars(c))
-        if init is not object.__init__:
-            yield init
+    returned = None if isinstance(factory, type) else _hints(factory).get("return")
+    if isinstance(returned, type) and _init(returned) is not object.__init__:
+        yield _init(returned)
 
 
 def check_params(factory: Callable[..., Any], params: dict[str, Any], where: str,
@@ -162,12 +179,15 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
 
 def parse_eps(value: Any, where: str) -> float:
     """An eps from a file or option: a number, or a fraction like ``"8/255"``; finite and >= 0, else a
-    one-line ConfigError."""
+    one-line ConfigError. Strings are parsed with ``float`` (``1e99999999`` is inf at once, where a
+    Fraction would build a hundred-million-digit integer)."""
     number = value
     if isinstance(value, str):
+        parts = value.replace(" ", "").split("/")
         try:
-            number = Fraction(value.replace(" ", ""))
-        except (ValueError, ZeroDivisionError):
+            numbers_ = [float(p) for p in parts] if 1 <= len(parts) <= 2 else []
+            number = numbers_[0] / numbers_[1] if len(numbers_) == 2 else numbers_[0]
+        except (ValueError, IndexError, ZeroDivisionError):
             raise ConfigError(f"{where}: eps {show(value)} is not a number or a fraction like '8/255'") from None
     try:
         return real(number, f"{where}: eps", lo=0)

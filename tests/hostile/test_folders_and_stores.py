@@ -119,12 +119,14 @@ def _weights(ws):
 CARD = {"detector": "test_tiny_cnn", "dataset": "mini", "dataset_fingerprint": "f", "input_size": [32, 32],
         "seed": 0, "epochs_run": 1, "best_epoch": 1, "threshold": 0.5, "val": {"acc": 0.5}, "sha256": "0" * 64}
 CARDS = {
-    "nan_threshold": (json.dumps(CARD).replace('"threshold": 0.5', '"threshold": NaN'), "NaN is not a JSON number"),
+    "nan_threshold": (json.dumps(CARD).replace('"threshold": 0.5', '"threshold": NaN'),
+                      "threshold must be a finite number, got nan"),
     "infinite_threshold": (json.dumps(CARD).replace('"threshold": 0.5', '"threshold": Infinity'), "Infinity"),
     "string_threshold": (json.dumps({**CARD, "threshold": "0.5"}), "threshold must be a number"),
     "bool_seed": (json.dumps({**CARD, "seed": True}), "seed must be an integer"),
     "huge_input_size": (json.dumps({**CARD, "input_size": [10 ** 9, 32]}), "input_size must be in"),
-    "nan_val": (json.dumps(CARD).replace('"acc": 0.5', '"acc": NaN'), "NaN"),
+    "infinite_val": (json.dumps(CARD).replace('"acc": 0.5', '"acc": Infinity'), "Infinity is not a JSON number"),
+    "string_val": (json.dumps({**CARD, "val": {"acc": "high"}}), "val.acc must be a number"),
     "missing_keys": (json.dumps({"detector": "x"}), "is malformed"),
     "unknown_key": (json.dumps({**CARD, "bonus": 1}), "is malformed"),
     "an_array": ("[1, 2]", "not a JSON object"),
@@ -199,3 +201,27 @@ def test_all_nan_weights_fail_their_own_cells_and_the_healthy_detector_runs(ws, 
     store.close()
     assert list(failed.detector) == ["custom_cnn"] and "scores are NaN or infinite" in failed.error[0]
     assert list(ok.detector) == ["test_tiny_cnn"]
+
+
+def test_a_store_whose_writer_died_before_closing_it_is_resumed(ws):
+    """A killed run leaves its tables in the WAL, not yet in the main file: still dfbench's store."""
+    import subprocess
+    import sys
+
+    db = ws.out / "results.sqlite"
+    code = ("import os, sys, sqlite3; from dfbench.benchmark.store import Store; s = Store(sys.argv[1]); "
+            "s.conn.execute('PRAGMA application_id=0'); s.conn.execute('PRAGMA user_version=5'); s.conn.commit(); "
+            "os._exit(0)")  # an older dfbench's store (no id yet), its writer killed
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)
+    from dfbench.benchmark.store import Store
+
+    Store(db).close()
+
+
+@pytest.mark.parametrize("folder", ["run#1", "run?x", "a%20b"])
+def test_a_store_path_with_uri_characters_reopens(ws, folder):
+    from dfbench.benchmark.store import Store
+
+    Store(ws.root / folder / "results.sqlite").close()
+    Store(ws.root / folder / "results.sqlite").close()
+    assert {p.name for p in ws.root.iterdir()} == {folder}  # no stray file cut at the '#' or '?'

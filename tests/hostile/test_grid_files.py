@@ -4,8 +4,11 @@ compute and before anything is written."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
+
+from dfbench.errors import ConfigError
 
 GRID = """name = "g"
 seed = 0
@@ -52,6 +55,7 @@ CASES = {
     "seed_bool": (GRID.replace("seed = 0", "seed = true") + PGD, "seed must be an integer, got True"),
     "seed_inf": (GRID.replace("seed = 0", "seed = inf") + PGD, "must be a finite number"),
     "seed_nan": (GRID.replace("seed = 0", "seed = nan") + PGD, "must be a finite number"),
+    "seed_5000_digits": (GRID.replace("seed = 0", "seed = 1" + "0" * 5000) + PGD, "is not valid TOML"),
     "seed_huge": (GRID.replace("seed = 0", "seed = 9223372036854775807") + PGD, "seed must be within +-2**53"),
     "batch_zero": (GRID.replace("batch_size = 8", "batch_size = 0") + PGD, "batch_size must be in 1..65536"),
     "batch_huge": (GRID.replace("batch_size = 8", "batch_size = 100000000") + PGD, "batch_size must be in 1..65536"),
@@ -166,3 +170,54 @@ def test_a_byte_order_mark_is_not_hostile(ws):
 
     grid = ws.write("bom.toml", b"\xef\xbb\xbf" + (GRID + PGD).encode())
     assert load_grid(grid).name == "g"
+
+
+MODEL = '''
+import torch
+from torch import nn
+
+
+def build(width: int = 8):
+    return nn.Sequential(nn.Conv2d(3, width, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 2))
+'''
+
+
+@pytest.mark.parametrize("line,message", [
+    ("width = 16", None), ("width = 2.5", "width must be an integer, got 2.5"),
+    ("colour = 1", "unknown parameter(s) colour"),
+    ("input_size = [8, 8]", "input_size is set by dfbench itself"),
+])
+def test_a_model_from_a_file_takes_its_factorys_own_parameters(ws, monkeypatch, line, message):
+    from dfbench.benchmark.grid import load_grid
+    from dfbench.detectors import detectors, from_file
+
+    monkeypatch.setattr(detectors, "_factories", dict(detectors._factories))  # registered for this test only
+    monkeypatch.setattr(from_file, "_LOADED", {})
+    ws.write("m.py", MODEL)
+    text = GRID.replace('name = "test_tiny_cnn"\n', f'model = "m.py:build"\n{line}\n') + PGD
+    grid = ws.write("g.toml", text)
+    if message is None:
+        assert load_grid(grid).detectors[0].params == {"width": 16}
+    else:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_grid(grid)
+
+
+def test_a_class_or_an_unhashable_callable_registered_as_a_factory_is_checked_by_its_init():
+    from dfbench.validate import check_params
+
+    class Plugin:
+        threshold: float
+
+        def __init__(self, threshold: float | None = None, steps: int = 1) -> None: ...
+
+    class Callable_:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, steps: int = 1) -> None: ...
+
+    check_params(Plugin, {"threshold": None, "steps": 3}, "plugin")
+    with pytest.raises(ConfigError, match="steps must be an integer"):
+        check_params(Plugin, {"steps": 2.5}, "plugin")
+    with pytest.raises(ConfigError, match="steps must be an integer"):
+        check_params(Callable_(), {"steps": 2.5}, "callable")

@@ -19,6 +19,7 @@ NAMES = {
     "html": "<img src=x onerror=alert(1)>",
     "script": "</script><script>alert(1)</script>",
     "pipes_and_newlines": "a | b\n| c |",
+    "escaped_pipe": "a\\|b",
 }
 
 

@@ -120,18 +120,26 @@ def check_ownership(path: Path) -> None:
     if path.stat().st_size == 0:
         return  # an empty file holds nothing to lose
     try:  # immutable: no lock, journal or -shm file is made on somebody else's database
-        probe = sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
-        try:
-            app, version = (probe.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version"))
-            tables = {t for (t,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            probe.close()
+        app, version, tables = _header(path, "mode=ro&immutable=1")
+        if (app, version, tables) == (0, 0, set()) and Path(f"{path}-wal").exists():
+            app, version, tables = _header(path, "mode=ro")  # a store whose writer died: its tables are in the WAL
     except sqlite3.Error as exc:
         raise DfbenchError(f"{path} is not a dfbench results store ({exc}); give a new --out folder") from None
     legacy = app == 0 and version in (2, 3, 4, SCHEMA_VERSION) and tables == OWN_TABLES
     if app != APPLICATION_ID and not legacy:
         raise DfbenchError(f"{path} is not a dfbench results store (SQLite application id {app:#x}, tables "
                            f"{', '.join(sorted(tables)) or 'none'}); it is left untouched: give a new --out folder")
+
+
+def _header(path: Path, mode: str) -> tuple[int, int, set[str]]:
+    """(application id, user version, table names) of the SQLite file ``path``, opened read-only."""
+    probe = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)  # as_uri quotes '#', '?' and '%'
+    try:
+        app, version = (probe.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version"))
+        tables = {t for (t,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        probe.close()
+    return app, version, tables
 
 
 class Store:

@@ -57,6 +57,17 @@ def _import(source: str) -> tuple[Callable[..., Any], Path | None]:
     return factory, path
 
 
+def _signature(factory: Callable[..., Any]) -> inspect.Signature:
+    """The user's factory's parameters plus ``input_size`` (dfbench passes it; ``make`` takes it), so a
+    grid's parameters are checked against what the factory really takes (validate.check_params)."""
+    params = [p for p in inspect.signature(factory).parameters.values() if p.name != "input_size"]
+    size = inspect.Parameter("input_size", inspect.Parameter.KEYWORD_ONLY, default=(64, 64))
+    keywords = [p for p in params if p.kind == p.VAR_KEYWORD]
+    rest = [p.replace(kind=p.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p for p in params
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL, p.POSITIONAL_ONLY)]
+    return inspect.Signature([*rest, size, *keywords])
+
+
 def register_model(source: str) -> tuple[str, str]:
     """Register the factory named by ``source`` (once) and return its detector name and the
     sha256 of its source file."""
@@ -84,6 +95,8 @@ def register_model(source: str) -> tuple[str, str]:
             raise ConfigError(f"--model {source!r}: the factory returned {type(made).__name__}: {exc}") from None
 
     make.__qualname__ = make.__name__ = name
+    make.__signature__ = _signature(factory)  # type: ignore[attr-defined]  # the user's parameters, for checks
+    make.__annotations__ = {k: v for k, v in getattr(factory, "__annotations__", {}).items() if k != "return"}
     taken = next((other for other, (n, _) in _LOADED.items() if n == name), None)
     if taken is not None or name in detectors:
         raise ConfigError(f"--model {source!r}: its name {name!r} is taken "

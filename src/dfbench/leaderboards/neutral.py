@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_MARKDOWN = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "|": "\\|", "\n": " ", "\r": " "})
+_MARKDOWN = str.maketrans({"\\": "\\\\", "<": "&lt;", ">": "&gt;", "&": "&amp;", "|": "\\|", "\n": " ",
+                           "\r": " "})
 
 
 def csv_text(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -71,7 +72,9 @@ def save_checkpoint(detector: Detector, path: Path, card_fields: dict) -> Card:
     state = {k: v.detach().cpu().contiguous() for k, v in detector.state_dict().items()}
     _atomic_write(path, lambda tmp: save_file(state, tmp))
     card = Card(sha256=sha256_file(path), **card_fields)
-    _atomic_write(card_path(path), lambda tmp: Path(tmp).write_text(json.dumps(asdict(card), indent=2)))
+    fields = asdict(card)
+    fields["val"] = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in card.val.items()}
+    _atomic_write(card_path(path), lambda tmp: Path(tmp).write_text(json.dumps(fields, indent=2, allow_nan=False)))
     return card
 
 
@@ -85,7 +88,7 @@ def read_card(path: Path) -> Card | None:
     if not cp.exists():
         return None
     try:
-        data = read_json(cp, "checkpoint card")
+        data = read_json(cp, "checkpoint card", nan_ok=True)
         if not isinstance(data, dict):
             raise TypeError("not a JSON object")
         card = Card(**{**data, "input_size": tuple(data["input_size"])})
@@ -94,8 +97,9 @@ def read_card(path: Path) -> Card | None:
             integer(getattr(card, key), key, lo=0)
         for size in card.input_size:
             integer(size, "input_size", lo=1, hi=1 << 16)
-        for key, value in card.val.items():
-            real(value, f"val.{key}")
+        for key, value in card.val.items():  # None (or NaN, in older cards): undefined, e.g. AUC of one class
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                real(value, f"val.{key}")
         return card
     except (DfbenchError, TypeError, KeyError, AttributeError) as exc:
         message = str(exc).removeprefix(f"checkpoint card {cp} ")

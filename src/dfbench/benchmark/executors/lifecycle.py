@@ -10,6 +10,7 @@ fails in seconds instead of after Ray's own retries (about 14 minutes).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
@@ -42,8 +43,10 @@ def sigint_ignored_in_children() -> Iterator[None]:
 
 
 def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
-    """In a worker: a daemon thread that ends the process when its parent has died."""
-    parent = os.getppid()
+    """In a worker: a daemon thread that ends the process when its parent has died (also before
+    the worker got here: the pid is the one multiprocessing recorded at spawn)."""
+    spawned_by = multiprocessing.parent_process()
+    parent = spawned_by.pid if spawned_by is not None and spawned_by.pid else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -66,8 +69,9 @@ def ray_timeout() -> float:
 
 def probe_ray_address(address: str | None, timeout: float | None = None) -> None:
     """Refuse, within ``timeout`` seconds, a ``host:port`` or ``ray://host:port`` address where nothing
-    answers; ``None`` (a local instance) and ``auto`` (the running local cluster) are Ray's to find."""
-    if address is None or address == "auto":
+    answers; ``None`` and ``local`` (a new local instance) and ``auto`` (the running local cluster) are
+    Ray's to find."""
+    if address is None or address in ("auto", "local"):
         return
     parts = urlsplit(address if "://" in address else f"//{address}")
     try:

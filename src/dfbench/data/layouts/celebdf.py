@@ -35,7 +35,7 @@ def celebdf(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     if not (listing.exists() or listing.is_symlink()):
         raise ConfigError(f"Celeb-DF: {listing} not found (is ROOT the Celeb-DF-v2 folder?)")
     items, missing, test = [], [], set()
-    for n, line in enumerate(read_text(listing, "Celeb-DF test list", MAX_LISTING_BYTES, root=root).splitlines(), 1):
+    for n, line in enumerate(read_text(listing, "Celeb-DF test list", MAX_LISTING_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()

@@ -30,7 +30,7 @@ def dfdc(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
     items, missing = [], []
     for meta in files:
         try:
-            entries = read_json(meta, "DFDC metadata", MAX_LISTING_BYTES, root=root)
+            entries = read_json(meta, "DFDC metadata", MAX_LISTING_BYTES)
             if not isinstance(entries, dict):
                 raise ValueError("not a JSON object")
         except (DfbenchError, ValueError) as exc:

@@ -33,7 +33,7 @@ def faces140k(root: Path) -> tuple[list[Item], list[tuple[str, str]]]:
         if not (table.exists() or table.is_symlink()):
             raise ConfigError(f"140k faces: {table} not found (is ROOT the folder with train.csv?)")
         try:
-            text = read_text(table, "140k faces CSV", MAX_LISTING_BYTES, root=root)
+            text = read_text(table, "140k faces CSV", MAX_LISTING_BYTES)
             reader = csv.DictReader(io.StringIO(text, newline=""))
             if not {"label_str", "path"} <= set(reader.fieldnames or ()):
                 raise ConfigError(f"140k faces: {table} lacks the columns label_str and path")

@@ -32,7 +32,7 @@ def _pairs(root: Path) -> dict[str, list[tuple[str, str]]]:
             raise ConfigError(f"FaceForensics++: {path} not found; copy dataset/splits/*.json from the "
                               "FaceForensics repository into ROOT/splits")
         try:
-            pairs[split] = [(str(a), str(b)) for a, b in read_json(path, "FaceForensics++ split", root=root)]
+            pairs[split] = [(str(a), str(b)) for a, b in read_json(path, "FaceForensics++ split")]
         except (DfbenchError, ValueError, TypeError) as exc:
             raise ConfigError(f"FaceForensics++: {path} is not a list of id pairs ({exc})") from None
     return pairs
