@@ -1,8 +1,8 @@
 """Bounded reads of the files dfbench reads whole, and the marks on the folders it writes.
 
 Reads (grids, cards, entries, baselines, label and metadata files): the path is resolved
-(links followed), must stay inside ``root`` where the file belongs to a folder (an entry in a
-leaderboard, a label file in a dataset), must be a regular file (not ``/dev/zero``, a FIFO or
+(links followed), must stay inside ``root`` where a caller confines it (an entry in its
+leaderboard: a pull request may carry a link to anywhere), must be a regular file (not ``/dev/zero``, a FIFO or
 a folder) and at most ``limit`` bytes; JSON and TOML are parsed with non-finite numbers, huge
 integers and deep nesting refused (validate.check_tree). Every failure is one DfbenchError
 naming the file.
