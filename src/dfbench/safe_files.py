@@ -128,10 +128,7 @@ def file_to_write(path: Path, what: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_file():
         raise DfbenchError(f"{what} {path} is a folder or a device, not a file")
-    parent = next((p for p in path.absolute().parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise DfbenchError(f"{what} {path}: {parent} is a file, not a folder")
-    return path
+    return _under_a_folder(path, what)
 
 
 def folder_to_write(path: Path, what: str) -> Path:
@@ -139,6 +136,11 @@ def folder_to_write(path: Path, what: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise DfbenchError(f"{what} {path} is a file, not a folder")
+    return _under_a_folder(path, what)
+
+
+def _under_a_folder(path: Path, what: str) -> Path:
+    """``path``, if its nearest existing ancestor is a folder (where the rest can be made)."""
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise DfbenchError(f"{what} {path}: {parent} is a file, not a folder")

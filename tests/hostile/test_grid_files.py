@@ -31,6 +31,13 @@ def detector(lines: str) -> str:
     return GRID.replace('name = "test_tiny_cnn"\n', f'name = "test_tiny_cnn"\n{lines}\n') + PGD
 
 
+JPEG = '{ name = "jpeg" }'
+
+
+def defense(layer: str, extra: str = "") -> str:
+    return GRID + PGD + f"[[defenses]]\nchain = [{layer}]\n{extra}\n"
+
+
 def data(old: str, new: str) -> str:
     return GRID.replace(old, new) + PGD
 
@@ -125,21 +132,14 @@ CASES = {
     "detector_twice": (GRID + '[[detectors]]\nname = "test_tiny_cnn"\n' + PGD, "a detector is listed twice"),
     # defenses
     "defense_chain_empty": (GRID + PGD + "[[defenses]]\nchain = []\n", "chain must be a non-empty list"),
-    "defense_unknown": (GRID + PGD + '[[defenses]]\nchain = [{ name = "denoise" }]\n', "unknown defense 'denoise'"),
-    "defense_quality_fraction": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg", quality = 75.5 }]\n',
-                                 "quality must be an integer"),
-    "defense_quality_bool": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg", quality = true }]\n',
-                             "quality must be an integer, got True"),
-    "defense_sigma_nan": (GRID + PGD + '[[defenses]]\nchain = [{ name = "gaussian_blur", sigma = nan }]\n',
-                          "must be a finite number"),
-    "defense_eot_zero": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg" }]\neot_samples = 0\n',
-                         "eot_samples must be in 1..100"),
-    "defense_eot_bool": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg" }]\neot_samples = true\n',
-                         "eot_samples must be an integer"),
-    "defense_for_unknown_detector": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg" }]\ndetectors = ["x"]\n',
-                                     "are not in the grid"),
-    "defense_unknown_key": (GRID + PGD + '[[defenses]]\nchain = [{ name = "jpeg" }]\nstrength = 2\n',
-                            "unknown key(s) strength"),
+    "defense_unknown": (defense('{ name = "denoise" }'), "unknown defense 'denoise'"),
+    "defense_quality_fraction": (defense('{ name = "jpeg", quality = 75.5 }'), "quality must be an integer"),
+    "defense_quality_bool": (defense('{ name = "jpeg", quality = true }'), "quality must be an integer, got True"),
+    "defense_sigma_nan": (defense('{ name = "gaussian_blur", sigma = nan }'), "must be a finite number"),
+    "defense_eot_zero": (defense(JPEG, "eot_samples = 0"), "eot_samples must be in 1..100"),
+    "defense_eot_bool": (defense(JPEG, "eot_samples = true"), "eot_samples must be an integer"),
+    "defense_for_unknown_detector": (defense(JPEG, 'detectors = ["x"]'), "are not in the grid"),
+    "defense_unknown_key": (defense(JPEG, "strength = 2"), "unknown key(s) strength"),
 }
 
 
