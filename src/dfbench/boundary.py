@@ -65,7 +65,7 @@ def user_errors(fn: F) -> F:
             _fail("terminated; run the same command again to resume", 143)
         except KeyboardInterrupt:
             _fail("interrupted; run the same command again to resume", 130)
-        except Exception:
+        except Exception:  # a bug in dfbench: its whole traceback is shown, then what it is and where to report it
             traceback.print_exc()
             _fail(f"internal error in dfbench {__version__} (a bug, not your input): please report it to "
                   f"{REPORT} with the traceback above", BUG_EXIT)
