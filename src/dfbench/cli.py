@@ -25,8 +25,7 @@ def _cache(cache: Path | None) -> Path:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr,
-                        force=True)  # this command's stderr, also when one process runs several commands
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("PIL", "matplotlib", "art"):  # ART logs every attack's success rate at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
