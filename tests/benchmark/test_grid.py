@@ -92,6 +92,25 @@ def test_a_defense_wraps_only_the_detectors_it_names(tmp_path):
         load_grid(_grid(tmp_path, text.replace('["custom_cnn"]', '["xception"]')))
 
 
+def test_a_defense_for_plain_training_skips_trained_variants_of_the_same_name(tmp_path):
+    text = ('[data]\ndataset = "mini"\n[[detectors]]\nname = "test_tiny_cnn"\n'
+            '[[detectors]]\nname = "test_tiny_cnn"\ntraining = { temperature = 5 }\n'
+            '[[attacks]]\nname = "pgd"\neps = [0.1]\n'
+            '[[defenses]]\nchain = [{ name = "jpeg" }]\ndetectors = ["test_tiny_cnn"]\n')
+    plain, distilled = load_grid(_grid(tmp_path, text)).detectors
+    assert [len(load_grid(_grid(tmp_path, text)).cells(d)) for d in (plain, distilled)] == [3, 3]
+    grid = load_grid(_grid(tmp_path, text + 'training = "plain"\n'))
+    assert [len(grid.cells(d)) for d in grid.detectors] == [3, 1]  # the distilled one: undefended only
+    with pytest.raises(ConfigError, match='training must be "any"'):
+        load_grid(_grid(tmp_path, text + 'training = "adversarial"\n'))
+
+
+def test_the_full_grid_defends_only_the_plain_custom_cnn():
+    grid = load_grid("full")
+    assert {len(grid.views(d)) for d in grid.detectors if d.name == "custom_cnn" and d.training} == {1}
+    assert len(grid.views(grid.detector_spec("custom_cnn"))) == 1 + 2 * len(grid.defenses)
+
+
 def test_the_full_grid_has_every_defense_and_training_time_defense():
     from dfbench.defenses import defenses
 

@@ -59,6 +59,11 @@ class DefenseSpec:
     chain: tuple[tuple[str, dict[str, Any]], ...]
     eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
     detectors: tuple[str, ...] = ()  # the detectors it wraps; () = every detector of the grid
+    plain_only: bool = False  # `training = "plain"`: not their adversarially trained or distilled variants
+
+    def wraps(self, detector: DetectorSpec) -> bool:
+        """Whether this defense wraps ``detector`` (by name, and by training where asked)."""
+        return (not self.detectors or detector.name in self.detectors) and not (self.plain_only and detector.training)
 
     def build(self, detector: Detector) -> Detector:
         """Fresh defense layers around ``detector``."""

@@ -49,7 +49,7 @@ from .protocol import check_published, protocol_id, suite_sha256
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 TOP_KEYS = {"name", "protocol", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
-DEFENSE_KEYS = {"chain", "eot_samples", "detectors"}
+DEFENSE_KEYS = {"chain", "eot_samples", "detectors", "training"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
 
@@ -91,8 +91,7 @@ class Grid:
     def views(self, detector: DetectorSpec) -> list[tuple[DefenseSpec | None, bool]]:
         """(defense, adaptive) pairs for a detector: undefended once, then each defense that wraps
         it, attacked naively and adaptively."""
-        return [(None, False), *((d, adaptive) for d in self.defenses if not d.detectors or detector.name in d.detectors
-                                 for adaptive in (False, True))]
+        return [(None, False), *((d, adaptive) for d in self.defenses if d.wraps(detector) for adaptive in (False, True))]
 
     def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
         dets = self.detectors if detector is None else (detector,)
@@ -190,9 +189,13 @@ def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size:
     unknown = sorted(set(only) - {d.name for d in dets})
     if unknown:
         raise ConfigError(f"{where}: detectors {', '.join(unknown)} are not in the grid")
+    training = entry.get("training", "any")
+    if training not in ("any", "plain"):
+        raise ConfigError(f"{where}: training must be \"any\" (every training of the detectors, the default) or "
+                          f"\"plain\" (only those trained without a training-time defense), got {training!r}")
     spec = DefenseSpec(tuple((c["name"], {k: v for k, v in c.items() if k != "name"}) for c in chain), eot,
-                       tuple(only))
-    for d in (d for d in dets if not only or d.name in only):
+                       tuple(only), training == "plain")
+    for d in (d for d in dets if spec.wraps(d)):
         try:  # every layer built (checks its parameters) on every detector it wraps (checks the modality)
             spec.build(given[d.name] if d.name in given else
                        detectors.create(d.name, input_size=(image_size, image_size), **d.params))
