@@ -167,6 +167,8 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
     checks = [_CHECKS[o] for o in options if o in _CHECKS]
     if str in options and isinstance(value, str) or not checks:
         return
+    if isinstance(value, list) and any(o is list or typing.get_origin(o) is list for o in options):
+        return  # a list where the signature allows one (a range [lo, hi]): the component checks its items
     errors = []
     for check in checks:
         try:
@@ -193,3 +195,20 @@ def parse_eps(value: Any, where: str) -> float:
         return real(number, f"{where}: eps", lo=0)
     except ConfigError:
         raise ConfigError(f"{where}: eps {show(value)} is not a finite number >= 0 (write e.g. 8/255)") from None
+
+
+def check_keys(table: dict, allowed: set[str], where: str) -> None:
+    """Refuse keys of a table that are not ``allowed``, naming them and the allowed ones."""
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``table[key]``, which must be there and of ``kind`` (a bool is not an int), else a one-line error."""
+    if key not in table:
+        raise ConfigError(f"{where}: missing '{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+    return value

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..attacks.base import ATTACK_RULES
-from ..defenses import create_defense, defend
+from ..channels import channel_layers
+from ..defenses import Defense, create_defense, defend
 from ..detectors import Detector
 from ..train.trained import describe_training, training_config
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 # The fields of Cell.spec that name the target (the detector and its defenses). A
 # target-independent attack (transfer) crafts one set of examples per spec without them.
 TARGET_FIELDS = ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params",
-                 "source_sha256")
+                 "source_sha256", "channel", "channel_params")
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,35 @@ class DefenseSpec:
     eot_samples: int = 8  # draws per gradient for randomized defenses, in adaptive attacks
     detectors: tuple[str, ...] = ()  # the detectors it wraps; () = every detector of the grid
     plain_only: bool = False  # `training = "plain"`: not their adversarially trained or distilled variants
+    channel: bool = False  # a distribution channel ([[channels]]), not a defense: see dfbench.channels
 
     def wraps(self, detector: DetectorSpec) -> bool:
         """Whether this defense wraps ``detector`` (by name, and by training where asked)."""
         return (not self.detectors or detector.name in self.detectors) and not (self.plain_only and detector.training)
 
+    def layers(self) -> list[Defense]:
+        """Fresh, unattached layers in reading order (a channel's begin with its 8-bit rounding)."""
+        if self.channel:
+            return channel_layers(self.chain)
+        return [create_defense(name, **params) for name, params in self.chain]
+
     def build(self, detector: Detector) -> Detector:
-        """Fresh defense layers around ``detector``."""
-        return defend(detector, *(create_defense(name, **params) for name, params in self.chain))
+        """Fresh defense (or channel) layers around ``detector``."""
+        return defend(detector, *self.layers())
+
+    def attack_target(self, bare: Detector, scored: Detector, adaptive: bool) -> Detector:
+        """What an attack differentiates: a naive attack on a channel crafts on the raw input (the
+        bare detector); every other view attacks the scored detector (with BPDA/EOT when adaptive)."""
+        return bare if self.channel and not adaptive else scored
 
     @property
     def name(self) -> str:
-        return " -> ".join(create_defense(name, **params).describe() for name, params in self.chain)
+        return " -> ".join(layer.describe() for layer in self.layers())
+
+    @property
+    def slug(self) -> str:
+        """The name in letters, digits, '.', '_' and '-' (for a protocol's name)."""
+        return re.sub(r"[^A-Za-z0-9_.]+", "-", self.name).strip("-")
 
 
 @dataclass(frozen=True)
@@ -85,12 +104,25 @@ class Cell:
     defense: DefenseSpec | None = None
     adaptive: bool = False
 
+    @property
+    def defenses(self) -> str:
+        """The detector's preprocessing chain ('' for none, and for a channel view)."""
+        return self.defense.name if self.defense and not self.defense.channel else ""
+
+    @property
+    def channel(self) -> str:
+        """The distribution channel the cell is scored through ('' for none)."""
+        return self.defense.name if self.defense and self.defense.channel else ""
+
     def spec(self, grid: Grid) -> dict[str, Any]:
         return {
             "detector": self.detector.name, "detector_params": self.detector.params,
             "training": self.detector.training_name,
-            "defenses": self.defense.name if self.defense else "", "adaptive": self.adaptive,
-            "defense_params": [self.defense.chain, self.defense.eot_samples] if self.defense else None,
+            "defenses": self.defenses, "adaptive": self.adaptive,
+            "defense_params": [self.defense.chain, self.defense.eot_samples]
+            if self.defense and not self.defense.channel else None,
+            **({"channel": self.channel, "channel_params": [self.defense.chain, self.defense.eot_samples]}
+               if self.defense and self.defense.channel else {}),  # absent: keys of channel-free cells hold
             "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,

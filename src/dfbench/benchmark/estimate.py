@@ -104,10 +104,12 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
         training[label] = _seconds(grid_training(grid, spec, cache_dir, data), grad, fwd)
         for defense, adaptive in grid.views(spec):
             scored = defense.build(detector) if defense else detector
-            with attack_view(scored, adaptive, defense.eot_samples if defense else 1) as attacked:
+            target = defense.attack_target(detector, scored, adaptive) if defense else scored
+            with attack_view(target, adaptive, defense.eot_samples if defense else 1) as attacked:
                 v_grad, v_fwd = _per_sample(attacked, probe, True), _per_sample(scored, probe, False)
             units = grid.units(spec, defense, adaptive)
             seconds = n * v_fwd + sum(_seconds(unit_passes(unit, n), v_grad, v_fwd) for unit in units)  # + clean
-            name = f"{defense.name} ({'adaptive' if adaptive else 'naive'})" if defense else "undefended"
+            mode = ('channel-aware' if defense and defense.channel else 'adaptive') if adaptive else 'naive'
+            name = f"{defense.name} ({mode})" if defense else "undefended"
             views.append(ViewEstimate(label, name, sum(len(u) for u in units), len(units), seconds))
     return GridEstimate(views, training, grid.name, str(device))

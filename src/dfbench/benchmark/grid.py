@@ -43,13 +43,14 @@ from ..detectors.from_file import register_model
 from ..errors import ConfigError, DfbenchError
 from ..safe_files import read_toml
 from ..train.trained import training_config
-from ..validate import integer, parse_eps  # noqa: F401  (parse_eps: re-exported for the CLI)
+from ..validate import check_keys, integer, parse_eps, require  # noqa: F401  (parse_eps: re-exported for the CLI)
 from .cells import AttackSpec, Cell, DefenseSpec, DetectorSpec
 from .protocol import check_published, protocol_id, suite_sha256
+from .views import parse_channel, parse_defense, parse_views
 
 GRIDS_DIR = Path(__file__).parent / "grids"
-TOP_KEYS = {"name", "protocol", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses"}
-DEFENSE_KEYS = {"chain", "eot_samples", "detectors", "training"}
+TOP_KEYS = {"name", "protocol", "seed", "batch_size", "precision", "data", "detectors", "attacks", "defenses",
+            "channels"}
 DATA_KEYS = {"dataset", "image_size", "split", "max_samples"}
 
 
@@ -65,6 +66,7 @@ class Grid:
     detectors: tuple[DetectorSpec, ...]
     attacks: tuple[AttackSpec, ...]
     defenses: tuple[DefenseSpec, ...] = ()
+    channels: tuple[DefenseSpec, ...] = ()  # distribution channels ([[channels]]): views scored through them
     sha256: str = ""
     data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
     precision: str = "float32"  # or "bfloat16": the detectors under autocast (detectors/autocast.py)
@@ -89,9 +91,18 @@ class Grid:
         return {k: v for k, v in self.data_params.items() if k not in ("root", "cache_dir")}
 
     def views(self, detector: DetectorSpec) -> list[tuple[DefenseSpec | None, bool]]:
-        """(defense, adaptive) pairs for a detector: undefended once, then each defense that wraps
-        it, attacked naively and adaptively."""
-        return [(None, False), *((d, adaptive) for d in self.defenses if d.wraps(detector) for adaptive in (False, True))]
+        """(defense or channel, adaptive) pairs for a detector: undefended once, then each defense
+        that wraps it and each channel it is scored through, attacked naively and adaptively."""
+        return [(None, False), *((d, adaptive) for d in (*self.defenses, *self.channels) if d.wraps(detector)
+                                 for adaptive in (False, True))]
+
+    def protocol_of(self, view: DefenseSpec | None) -> str:
+        """The protocol of a view's numbers: the grid's, or (through a channel) the grid's with the channel."""
+        if view is None or not view.channel:
+            return self.protocol
+        suite = suite_sha256(self.attacks, self.seed, self.batch_size, (view.chain, view.eot_samples))
+        return protocol_id(f"{self.protocol_name or self.name}-via-{view.slug}", suite, self.split, self.image_size,
+                           self.max_samples)
 
     def cells(self, detector: DetectorSpec | None = None) -> list[Cell]:
         dets = self.detectors if detector is None else (detector,)
@@ -120,21 +131,6 @@ def check_precision(precision: Any, where: str) -> str:
     return str(precision)
 
 
-def _check_keys(table: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _require(table: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in table:
-        raise ConfigError(f"{where}: missing '{key}'")
-    value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
-    return value
-
-
 DETECTOR_KEYS = {"name", "model", "weights", "training"}  # any other key is the detector's parameter
 RUNNER_KEYS = ("input_size",)  # set from [data] image_size
 
@@ -148,12 +144,12 @@ def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_
     if "model" in entry:
         if "name" in entry:
             raise ConfigError(f"{where}: give a registered 'name' or a 'model' (file.py:factory), not both")
-        source = _require(entry, "model", str, where)
+        source = require(entry, "model", str, where)
         name, sha = register_model(source)
         detectors.check(name, params, where, reserved=RUNNER_KEYS)
         detectors.create(name, input_size=(image_size, image_size), **params)
     else:
-        name = _require(entry, "name", str, where)
+        name = require(entry, "name", str, where)
         if name not in given:
             detectors.check(name, params, where, reserved=RUNNER_KEYS)  # also: unknown name
     weights = entry.get("weights")
@@ -171,39 +167,6 @@ def parse_detector(entry: Any, where: str, given: Mapping[str, Detector], image_
     if name in given and (weights or training or params):
         raise ConfigError(f"{where}: {name} is the model handed in: it takes no weights, training or parameters")
     return DetectorSpec(name, weights, params, training, source, sha)
-
-
-def _parse_defense(entry: Any, where: str, dets: list[DetectorSpec], image_size: int,
-                   given: Mapping[str, Detector]) -> DefenseSpec:
-    """Check a ``[[defenses]]`` entry: names, parameters, and that every detector can take it."""
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a table")
-    _check_keys(entry, DEFENSE_KEYS, where)
-    chain = _require(entry, "chain", list, where)
-    if not chain or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in chain):
-        raise ConfigError(f"{where}: chain must be a non-empty list of tables with a 'name'")
-    eot = integer(entry.get("eot_samples", 8), f"{where}: eot_samples", 1, 100)
-    only = entry.get("detectors", [])
-    if not isinstance(only, list) or not all(isinstance(n, str) for n in only):
-        raise ConfigError(f"{where}: detectors must be a list of detector names")
-    unknown = sorted(set(only) - {d.name for d in dets})
-    if unknown:
-        raise ConfigError(f"{where}: detectors {', '.join(unknown)} are not in the grid")
-    training = entry.get("training", "any")
-    if training not in ("any", "plain"):
-        raise ConfigError(f"{where}: training must be \"any\" (every training of the detectors, the default) or "
-                          f"\"plain\" (only those trained without a training-time defense), got {training!r}")
-    spec = DefenseSpec(tuple((c["name"], {k: v for k, v in c.items() if k != "name"}) for c in chain), eot,
-                       tuple(only), training == "plain")
-    for d in (d for d in dets if spec.wraps(d)):
-        try:  # every layer built (checks its parameters) on every detector it wraps (checks the modality)
-            spec.build(given[d.name] if d.name in given else
-                       detectors.create(d.name, input_size=(image_size, image_size), **d.params))
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {d.name}: {exc}") from None
-    return spec
 
 
 def resolve_grid_path(name_or_path: str | Path) -> Path:
@@ -282,9 +245,9 @@ def _check_dataset_params(dataset: str, params: dict[str, Any], where: str) -> N
 def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | None = None) -> Grid:
     """Validate a parsed grid document; every error names the offending entry. ``given``:
     detectors handed in by name (``dfbench.evaluate``), not looked up in the registry."""
-    _check_keys(doc, TOP_KEYS, where)
-    data = _require(doc, "data", dict, where)
-    dataset = _require(data, "dataset", str, f"{where} [data]")
+    check_keys(doc, TOP_KEYS, where)
+    data = require(doc, "data", dict, where)
+    dataset = require(data, "dataset", str, f"{where} [data]")
     if dataset not in datasets:
         raise ConfigError(f"{where} [data]: unknown dataset {dataset!r}; known: {', '.join(datasets.names())}")
     image_size = integer(data.get("image_size", 64), f"{where} [data]: image_size", 16, 1024)
@@ -299,7 +262,7 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
     precision = check_precision(doc.get("precision", "float32"), f"{where}: precision")
 
     dets = [parse_detector(entry, f"{where} detectors[{i}]", given or {}, image_size)
-            for i, entry in enumerate(_require(doc, "detectors", list, where))]
+            for i, entry in enumerate(require(doc, "detectors", list, where))]
     if not dets:
         raise ConfigError(f"{where}: no detectors")
     names = [(d.name, json.dumps(d.params, sort_keys=True), json.dumps(d.training, sort_keys=True), d.weights)
@@ -308,13 +271,13 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
         raise ConfigError(f"{where}: a detector is listed twice")
 
     atts = []
-    for i, entry in enumerate(_require(doc, "attacks", list, where)):
+    for i, entry in enumerate(require(doc, "attacks", list, where)):
         w = f"{where} attacks[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{w}: expected a table")
-        name = _require(entry, "name", str, w)
+        name = require(entry, "name", str, w)
         attacks.check(name, {}, w)  # an unknown name, in one line naming the entry
-        eps_list = _require(entry, "eps", list, w)
+        eps_list = require(entry, "eps", list, w)
         if not eps_list:
             raise ConfigError(f"{w}: empty eps list")
         eps = tuple(sorted({parse_eps(e, w) for e in eps_list}))
@@ -333,10 +296,8 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
                                sweeps=attack.sweeps))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
-    defs = tuple(_parse_defense(entry, f"{where} defenses[{i}]", dets, image_size, given or {})
-                 for i, entry in enumerate(doc.get("defenses", [])))
-    if len({d.name for d in defs}) != len(defs):
-        raise ConfigError(f"{where}: a defense chain is listed twice")
+    defs = parse_views(doc, "defenses", parse_defense, where, dets, image_size, given or {})
+    chans = parse_views(doc, "channels", parse_channel, where, dets, image_size, given or {})
     data_params = {k: v for k, v in data.items() if k not in DATA_KEYS}
     _check_dataset_params(dataset, data_params, f"{where} [data]")
     protocol = doc.get("protocol", "")
@@ -345,5 +306,5 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
     check_published(protocol, atts, seed, batch_size, where)
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),
-                attacks=tuple(atts), defenses=defs, data_params=data_params, precision=precision,
+                attacks=tuple(atts), defenses=defs, channels=chans, data_params=data_params, precision=precision,
                 protocol_name=protocol)

@@ -87,13 +87,13 @@ def cell_record(cell: Cell, grid: Grid, job: Job, *, key: str, status: str, erro
                               "seconds": float("nan"), **fields}
     return CellRecord(
         key=key, status=status, error=error, detector=cell.detector.name, training=cell.detector.training_name,
-        weights_sha256=job.weights_sha256, defenses=cell.defense.name if cell.defense else "",
+        weights_sha256=job.weights_sha256, defenses=cell.defenses, channel=cell.channel,
         adaptive=int(cell.adaptive), attack=cell.attack.name, backend=cell.attack.backend, norm=cell.attack.norm,
         eps=cell.eps, attack_params=json.dumps(cell.attack.params, sort_keys=True), dataset=grid.dataset,
         dataset_fingerprint=job.fingerprint, split=grid.split, image_size=grid.image_size, n_samples=job.n_samples,
         threshold=job.threshold, seed=cell.seed(grid), grid=grid.name, grid_sha256=grid.sha256,
         dfbench_version=__version__, git_sha=git_sha(), data_params=job.data_params, precision=grid.precision,
-        protocol=grid.protocol,
+        protocol=grid.protocol_of(cell.defense),
         detector_source=f"{cell.detector.source}@{cell.detector.source_sha256}" if cell.detector.source else "",
         metrics=metrics if metrics is not None else undefined_metrics(), **values)
 

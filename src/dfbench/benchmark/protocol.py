@@ -41,11 +41,13 @@ def _resolved(a: AttackSpec) -> list[Any]:
     return [a.name, a.norm, a.backend, list(a.eps), attack.params()]
 
 
-def suite_sha256(attacks: Sequence[AttackSpec], seed: int, batch_size: int) -> str:
+def suite_sha256(attacks: Sequence[AttackSpec], seed: int, batch_size: int, channel: Any = None) -> str:
     """The attack suite's digest: every attack with its defaults filled in, the rules that choose an
-    attack's output (``ATTACK_RULES``), the seed and the batch size (random starts are drawn per batch)."""
-    return _digest({"attacks": [_resolved(a) for a in attacks], "rules": ATTACK_RULES, "seed": seed,
-                    "batch_size": batch_size})
+    attack's output (``ATTACK_RULES``), the seed and the batch size (random starts are drawn per batch);
+    and the distribution channel the numbers are scored through, where there is one."""
+    suite = {"attacks": [_resolved(a) for a in attacks], "rules": ATTACK_RULES, "seed": seed,
+             "batch_size": batch_size}
+    return _digest(suite if channel is None else {**suite, "channel": channel})
 
 
 def check_published(name: str, attacks: Sequence[AttackSpec], seed: int, batch_size: int, where: str) -> None:

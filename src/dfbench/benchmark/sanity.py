@@ -39,9 +39,10 @@ LARGE_EPS = 64 / 255        # L-inf budget no real detector survives
 LARGE_EPS_SURVIVORS = 0.1   # flag when more of the correctly classified samples survive it
 WHITE_BOX = tuple(k.value for k in AttackKind if k.white_box)  # not ensembles: they may hold black-box members
 BLACK_BOX = {AttackKind.TRANSFER: "transfer_beats_white_box", AttackKind.QUERY: "black_box_beats_white_box"}
-SERIES = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "attack", "backend",
-          "norm", "attack_params"]
-ROW = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "norm", "eps"]
+SERIES = ["detector", "training", "defenses", "channel", "adaptive", "weights_sha256", "dataset", "precision", "attack",
+          "backend", "norm", "attack_params"]
+ROW = ["detector", "training", "defenses", "channel", "adaptive", "weights_sha256", "dataset", "precision", "norm",
+       "eps"]
 MASKING_GAP = 0.10  # naive robust accuracy this far above the adaptive one: gradient masking
 ADVISORY = frozenset({"single_step_not_monotone"})  # shown on the board, but they do not block `submit`
 
@@ -67,7 +68,7 @@ def _probe(detector: Detector, x: Tensor, y: Tensor, seed: int) -> list[str]:
         out, again = detector(x), detector(x)
     if not torch.isfinite(out).all():
         return ["nonfinite_logits"]
-    if not torch.equal(out, again):
+    if not torch.equal(out, again) and not detector.randomized:  # a randomized defense or channel varies by design
         flags.append("nondeterministic")
     ones = torch.ones_like(out[:, 0])
     # Probabilities as "logits" squash every margin into [-1, 1]. Log-probabilities are fine:
@@ -106,7 +107,7 @@ def _zero_gradient_share(detector: Detector, x: Tensor, y: Tensor, loss: str) ->
     return float((grad.flatten(1).abs().amax(1) == 0).float().mean())
 
 
-DEFAULTS = {"precision": "float32", "protocol": ""}  # for columns an older store or a caller lacks
+DEFAULTS = {"precision": "float32", "protocol": "", "channel": ""}  # for columns an older store or a caller lacks
 
 
 def with_defaults(records: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from ..metrics.cell import METRIC_NAMES, undefined_metrics
 SCHEMA_VERSION = 5  # 3 added batch_size, 4 data_params, 5 precision (2 to 4 migrate in place)
 ADDED_COLUMNS = {"batch_size": "INTEGER NOT NULL DEFAULT 0", "data_params": "TEXT NOT NULL DEFAULT ''",
                  "precision": "TEXT NOT NULL DEFAULT 'float32'", "detector_source": "TEXT NOT NULL DEFAULT ''",
-                 "protocol": "TEXT NOT NULL DEFAULT ''"}
+                 "protocol": "TEXT NOT NULL DEFAULT ''", "channel": "TEXT NOT NULL DEFAULT ''"}
 # A metric declared after a store was written is a NULL column there (undefined for old cells):
 # metric columns are added on open, in any store of the current schema.
 
@@ -64,6 +64,7 @@ class CellRecord:
     precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16 under autocast
     detector_source: str = ""  # a detector from a file: "path/to/file.py:factory@<sha256 of the file>"
     protocol: str = ""  # what the number is comparable with: "standard-v1@1a2b3c4d" (benchmark/protocol.py)
+    channel: str = ""  # the distribution channel it was scored through, "8bit -> jpeg(quality=75)"; "" for none
     metrics: dict[str, float] = field(default_factory=undefined_metrics)
 
     def row(self) -> dict[str, Any]:

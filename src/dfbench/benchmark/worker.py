@@ -78,9 +78,9 @@ class Worker:
         if trained.weights_sha256 != job.weights_sha256:  # e.g. a worker node with another checkpoint cache
             return failed_outputs(job, grid, f"this worker loaded weights {trained.weights_sha256[:12]}..., the job "
                                              f"was planned for {job.weights_sha256[:12]}... (share the cache)")
-        scored = job.defense.build(trained.detector) if job.defense else trained.detector
+        scored, target = self.view(job, trained.detector)
         flags = ""
-        with attack_view(scored, job.adaptive, job.defense.eot_samples if job.defense else 1) as attacked:
+        with attack_view(target, job.adaptive, job.defense.eot_samples if job.defense else 1) as attacked:
             try:
                 clean_scores = self._clean_scores(job, scored)
                 flags = self._probe_flags(job, attacked)
@@ -99,6 +99,19 @@ class Worker:
                 log.warning("%s: out of memory; retrying with batch size %d", job.label, batch_size)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
+
+    @staticmethod
+    def view(job: Job, detector: Detector) -> tuple[Detector, Detector]:
+        """(scored, target): the detector as the job scores it (behind its defense or channel) and as
+        its attack sees it before ``attack_view`` (for a naive attack on a channel: the bare detector)."""
+        scored = job.defense.build(detector) if job.defense else detector
+        return scored, job.defense.attack_target(detector, scored, job.adaptive) if job.defense else scored
+
+    def craft(self, job: Job) -> tuple[Detector, list[Tensor]]:
+        """The scored view and the job's adversarial examples, as :meth:`run` makes them (the same seeds)."""
+        scored, target = self.view(job, self.trained(job.detector).detector)
+        with attack_view(target, job.adaptive, job.defense.eot_samples if job.defense else 1) as attacked:
+            return scored, self.crafter([c for c, _ in job.cells], attacked, self.batch_size(job, attacked))[0]
 
     def _clean_scores(self, job: Job, scored: Detector) -> Tensor:
         """Clean scores, once per detector and defense (naive and adaptive views share them)."""

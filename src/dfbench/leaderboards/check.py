@@ -73,7 +73,7 @@ def _numbers(entry: dict) -> dict[str, tuple[float, int]]:
 
 
 def _label(entry: dict) -> str:
-    return entry_label(entry["detector"], entry["training"], entry["defenses"])
+    return entry_label(entry["detector"], entry["training"], entry["defenses"], entry.get("channel", ""))
 
 
 def _key(entry: dict) -> tuple:

@@ -63,9 +63,10 @@ def safe_name(name: str, what: str = "name") -> str:
     return name
 
 
-def attack_mode(defenses: str, adaptive: int) -> str:
-    """"" for an undefended detector; "naive" or "adaptive" for an attack on a defense."""
-    return "" if not defenses else "adaptive" if adaptive else "naive"
+def attack_mode(defenses: str, adaptive: int, channel: str = "") -> str:
+    """"" for an undefended detector seen directly; "naive" or "adaptive" for an attack on a defense
+    or through a distribution channel (there, adaptive is channel-aware: EOT and BPDA through it)."""
+    return "" if not (defenses or channel) else "adaptive" if adaptive else "naive"
 
 
 def default_name(detector: str, training: str, defenses: str, weights_sha256: str,
@@ -88,7 +89,7 @@ def _flag_details(group: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     the detector probe (run once per detector and view)."""
     details: dict[str, list[dict[str, Any]]] = {}
     for c in group.sort_values(["adaptive", "attack", "backend", "norm", "eps"]).itertuples():
-        mode = attack_mode(c.defenses, c.adaptive)
+        mode = attack_mode(c.defenses, c.adaptive, c.channel)
         where = f" [{mode}]" if mode else ""
         for flag in (f for f in str(c.check_flags or "").split(",") if f):
             details.setdefault(flag, []).append({"cell": f"{c.attack} ({c.backend}) {eps_label(c.norm, c.eps)}{where}",
@@ -104,8 +105,8 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
     """Build one entry per (detector, training, defenses, weights, dataset) of a run's records."""
     if records.empty:
         return []
-    records = with_defaults(records).assign(training=records.training.fillna(""),
-                                             defenses=records.defenses.fillna(""))
+    records = with_defaults(records)
+    records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
     robust = robust_accuracy(records, samples)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     entries = []
@@ -117,7 +118,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
         if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
-        first = group.iloc[0]
+        first, channel = group.iloc[0], _joined(group.channel) if group.channel.any() else ""
         flag_details = _flag_details(group)
         rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
         entries.append({
@@ -126,6 +127,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "detector": detector, "training": training, "defenses": defenses, "weights_sha256": weights,
             **({"precision": precision} if precision != "float32" else {}),
             "protocol": protocol,
+            **({"channel": channel} if channel else {}),
             **({"detector_source": _joined(group.detector_source)}
                if "detector_source" in group and group.detector_source.fillna("").any() else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
@@ -134,7 +136,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
                            "grid": _joined(group.grid), "grid_sha256": _joined(group.grid_sha256),
                            "seeds": sorted({int(s) for s in group.seed}), "created_at": created},
             "clean": clean_numbers(first, samples[samples.key.isin(group.key)]),
-            "robust": [{"attack_mode": attack_mode(defenses, r.adaptive), "norm": r.norm, "eps": float(r.eps),
+            "robust": [{"attack_mode": attack_mode(defenses, r.adaptive, channel), "norm": r.norm, "eps": float(r.eps),
                         "n": int(r.n), "n_robust": int(r.n_robust), **rate("robust_acc", r.n_robust, r.n),
                         "n_detected": int(r.n_detected), "n_evaded": int(r.n_evaded),
                         **rate("evasion_rate", r.n_evaded, r.n_detected),
@@ -143,7 +145,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
                         "auc": number(r.auc), "auc_ci": interval((r.auc_lo, r.auc_hi)), "eer": number(r.eer),
                         "attacks": r.attacks.split(",")}
                        for r in rows.itertuples()],
-            "cells": [{"attack_mode": attack_mode(defenses, c.adaptive), "attack": c.attack,
+            "cells": [{"attack_mode": attack_mode(defenses, c.adaptive, channel), "attack": c.attack,
                        "attack_kind": c.attack_kind, "backend": c.backend, "norm": c.norm, "eps": float(c.eps),
                        "params": json.loads(c.attack_params), "seed": int(c.seed),
                        **{m.name: number(getattr(c, m.name)) for m in ENTRY_METRICS}}

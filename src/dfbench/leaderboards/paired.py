@@ -17,14 +17,15 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from ..attacks.base import eps_label
+from ..benchmark.sanity import with_defaults
 from .entry import attack_mode
 from .robust import cell_outcomes, robust_accuracy
 
 Outcomes = dict[str, dict[str, str]]  # entry label -> number name -> per-sample bits ("1": right)
 
 
-def entry_label(detector: str, training: str, defenses: str) -> str:
-    return " ".join(w for w in (detector, training, defenses) if w)
+def entry_label(detector: str, training: str, defenses: str, channel: str = "") -> str:
+    return " ".join(w for w in (detector, training, defenses, f"via {channel}" if channel else "") if w)
 
 
 def robust_name(norm: str, eps: float, mode: str) -> str:
@@ -38,17 +39,18 @@ def cell_name(attack: str, backend: str, params: dict[str, Any], norm: str, eps:
 
 def outcomes(records: pd.DataFrame, samples: pd.DataFrame) -> Outcomes:
     """Every compared number's per-sample outcomes, named as `dfbench check` names them."""
+    records = with_defaults(records)
     records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
     out: Outcomes = {}
     cells = cell_outcomes(records, samples)
     for r in records.itertuples():
-        mine = out.setdefault(entry_label(r.detector, r.training, r.defenses), {})
-        mode = attack_mode(r.defenses, r.adaptive)
+        mine = out.setdefault(entry_label(r.detector, r.training, r.defenses, r.channel), {})
+        mode = attack_mode(r.defenses, r.adaptive, r.channel)
         mine["clean acc"] = cells.loc[r.key, "clean"]
         mine[cell_name(r.attack, r.backend, json.loads(r.attack_params), r.norm, r.eps, mode)] = cells.loc[r.key, "adv"]
     for r in robust_accuracy(records, samples).itertuples():
-        name = robust_name(r.norm, r.eps, attack_mode(r.defenses, r.adaptive))
-        out[entry_label(r.detector, r.training, r.defenses)][name] = r.outcome
+        name = robust_name(r.norm, r.eps, attack_mode(r.defenses, r.adaptive, r.channel))
+        out[entry_label(r.detector, r.training, r.defenses, r.channel)][name] = r.outcome
     return out
 
 

@@ -19,7 +19,8 @@ from ..metrics import roc_auc
 from ..metrics.intervals import bootstrap_auc, equal_error_rate
 from .rates import interval, number, rate
 
-ROW_KEYS = ["detector", "training", "defenses", "adaptive", "weights_sha256", "dataset", "precision", "protocol"]
+ROW_KEYS = ["detector", "training", "defenses", "channel", "adaptive", "weights_sha256", "dataset", "precision",
+            "protocol"]
 
 
 def robust_accuracy(records: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
