@@ -1,43 +1,23 @@
-"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check."""
+"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export | score."""
 
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .boundary import OneLineErrors, user_errors
+from .cli_files import export, score
+from .cli_options import Cache, Model, Verbose, Weights, cache_folder, setup_logging
 from .errors import DfbenchError
 from .safe_files import file_to_write, folder_to_write
-from .train.checkpoint import default_cache_dir
 from .validate import integer
 
 app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Adversarial-robustness benchmark for deepfake detectors.")
 log = logging.getLogger("dfbench")
-
-
-def _cache(cache: Path | None) -> Path:
-    return folder_to_write(cache or default_cache_dir(), "checkpoint cache")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
-    for noisy in ("PIL", "matplotlib", "art"):  # ART logs every attack's success rate at INFO
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr: every training epoch "
-                                                             "and each detector's result.")]
-Cache = Annotated[Optional[Path], typer.Option(help="Checkpoint cache \\[default: $DFBENCH_CACHE or "
-                                                    "~/.cache/dfbench/checkpoints].")]
-Model = Annotated[Optional[list[str]], typer.Option(help="A detector from a Python file or module: "
-                                                         "path/to/file.py:factory or package.module:factory.")]
-Weights = Annotated[Optional[Path], typer.Option(help="Weights of the one --detector or --model (safetensors, "
-                                                      "or a state dict read with weights_only=True).")]
 
 
 @app.command()
@@ -78,11 +58,11 @@ def run(
     from .device import resolve_device
     from .leaderboards.report import check_results_folder, results_tables
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     check_results_folder(out)
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
                     data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
-    runner, target, cache = make_executor(executor, workers, address), resolve_device(device), _cache(cache)
+    runner, target, cache = make_executor(executor, workers, address), resolve_device(device), cache_folder(cache)
     if dry_run:
         from .benchmark.estimate import estimate_grid
 
@@ -125,13 +105,13 @@ def explain(
     from .benchmark.overrides import one_detector
     from .explain import explain as run_explain
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if n < 1:
         raise DfbenchError(f"--n must be >= 1, got {n}")
     folder_to_write(out, "--out")
     spec = one_detector(load_grid(grid), detector, model, weights)
     params = {"steps": steps} if steps is not None else {}
-    paths = run_explain(spec.detectors[0].name, spec, _cache(cache), out, attack,
+    paths = run_explain(spec.detectors[0].name, spec, cache_folder(cache), out, attack,
                         parse_eps(eps, "--eps"), n, layer, **params)
     typer.echo(f"{len(paths)} heatmap panel(s) in {out}")
 
@@ -156,12 +136,12 @@ def pipeline(
     from .benchmark.overrides import override
     from .benchmark.pipeline import pipeline_on_grid
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if n < 1:
         raise DfbenchError(f"--n must be >= 1, got {n}")
     spec = override(load_grid(grid), dataset=dataset, data_root=data_root)
     params = {"steps": steps} if steps is not None else {}
-    result = pipeline_on_grid(detector, spec, _cache(cache), attack, parse_eps(eps, "--eps"), n,
+    result = pipeline_on_grid(detector, spec, cache_folder(cache), attack, parse_eps(eps, "--eps"), n,
                               **params)
     for key, value in result.summary().items():
         typer.echo(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
@@ -195,7 +175,7 @@ def train(
     from .data import datasets
     from .train import train_into_cache
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     detector = one_detector_name(detector, model)
     datasets.get(dataset)
     if out is not None:
@@ -207,7 +187,7 @@ def train(
                                   "temperature": distill}.items() if v is not None}
     if adv is not None:
         training.update(adv_eps=parse_eps(eps, "--eps"), adv_ratio=adv_ratio, adv_steps=adv_steps)
-    card, path = train_into_cache(detector, dataset, image_size, _cache(cache), seed, training, out)
+    card, path = train_into_cache(detector, dataset, image_size, cache_folder(cache), seed, training, out)
     typer.echo(f"{detector}{' ' + card.training if card.training else ''}: val acc {card.val['acc']:.3f}, "
                f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
 
@@ -265,7 +245,7 @@ def submit(
     """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
     from .leaderboards.submit import submit as submit_entries
 
-    for path in submit_entries(out, root, _cache(cache), detector, name, weights, allow_flags, replace):
+    for path in submit_entries(out, root, cache_folder(cache), detector, name, weights, allow_flags, replace):
         typer.echo(f"wrote {path}")
 
 
@@ -304,12 +284,12 @@ def check(
     from .benchmark.workload import progress_bar
     from .leaderboards.check import plan_check, run_check
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if update:
         file_to_write(baseline, "--baseline")
     plan = plan_check(baseline, grid, update, confidence, out, models=model, weights=weights)
     with progress_bar() as progress:
-        result = run_check(plan, _cache(cache), progress)
+        result = run_check(plan, cache_folder(cache), progress)
     if update:
         typer.echo(f"baseline {baseline}: {result.entries} entries from grid {result.grid} ({result.cells} cells)")
         return
@@ -328,6 +308,10 @@ def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML f
     from .benchmark.prepare import checkpoints_fingerprint
 
     typer.echo(checkpoints_fingerprint(load_grid(grid)))
+
+
+app.command()(user_errors(export))
+app.command()(user_errors(score))
 
 
 def main() -> None:

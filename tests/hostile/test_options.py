@@ -90,6 +90,13 @@ CASES = {
     "extra_argument": (["list", "extra"], "unexpected extra argument"),
     "out_name_too_long": (["run", "--grid", "{grid}", "--out", "x" * 300], "File name too long"),
     "model_is_a_device": (["run", "--grid", "{grid}", "--model", "/dev/zero:make"], "No module named"),
+    "export_no_store": (["export", "--out", "{folder}", "--grid", "{grid}"], "no results store in"),
+    "export_format_unknown": (["export", "--out", "{folder}", "--format", "gif"], "--format must be one of"),
+    "export_quality_zero": (["export", "--out", "{folder}", "--format", "jpeg", "--quality", "0"],
+                            "--quality must be in 1..100"),
+    "export_to_a_file": (["export", "--out", "{folder}", "--to", "{file}"], "is a file, not a folder"),
+    "score_not_a_folder": (["score", "{file}", "--detector", "test_tiny_cnn"], "is not a folder"),
+    "score_no_manifest": (["score", "{folder}", "--detector", "test_tiny_cnn"], "manifest"),
 }
 
 

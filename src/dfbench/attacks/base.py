@@ -39,6 +39,7 @@ class AttackKind(StrEnum):
     QUERY = "query"  # black box: scores only
     TRANSFER = "transfer"  # black box: crafted on a surrogate
     ENSEMBLE = "ensemble"  # the worst case over member attacks
+    EXTERNAL = "external"  # adversarial files made elsewhere (`dfbench score`): the threat model is unknown
 
     @property
     def white_box(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,7 @@ class DefenseSpec:
         """Whether this defense wraps ``detector`` (by name, and by training where asked)."""
         return (not self.detectors or detector.name in self.detectors) and not (self.plain_only and detector.training)
 
-    def layers(self) -> list[Defense]:
+    def layers(self) -> Sequence[Defense]:
         """Fresh, unattached layers in reading order (a channel's begin with its 8-bit rounding)."""
         if self.channel:
             return channel_layers(self.chain)

@@ -2,9 +2,9 @@
 one channel layer per file. A grid's ``[[channels]]`` entry is scored through
 :func:`through_channel`: 8-bit rounding, then its layers in the order written."""
 
-from . import h264, jpeg, resize, rounding  # noqa: F401  (registration)
 from ..defenses import defend
 from ..detectors.base import Detector
+from . import h264, jpeg, resize, rounding  # noqa: F401  (registration)
 from .base import Channel, channels, register_channel
 from .rounding import to_8bit
 

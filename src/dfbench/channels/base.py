@@ -24,7 +24,6 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from .._registry import Registry
 from ..defenses.base import Defense

@@ -30,14 +30,15 @@ class Resize(Channel):
 
     def _resize(self, x: Tensor, grad: bool) -> Tensor:
         h, w = x.shape[-2:]
-        out = []
-        for image, s in zip(x, self.draw("scale", len(x))):
-            size = (max(round(h * s), MIN_SIDE), max(round(w * s), MIN_SIDE))
-            small = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)
+        sides = [(max(round(h * s), MIN_SIDE), max(round(w * s), MIN_SIDE)) for s in self.draw("scale", len(x))]
+        out = torch.empty_like(x)
+        for size in set(sides):  # one resize per stored size drawn, not per image
+            index = torch.tensor([i for i, s in enumerate(sides) if s == size], device=x.device)
+            small = F.interpolate(x[index], size=size, mode="bilinear", antialias=True, align_corners=False)
             stored = torch.round(small.clamp(0, 1) * 255) / 255
             small = bpda(small, stored) if grad else stored
-            out.append(F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False))
-        return torch.cat(out)
+            out = out.index_copy(0, index, F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False))
+        return out
 
     def transform(self, x: Tensor) -> Tensor:
         return self._resize(x.detach(), grad=False)

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import pandas as pd
 
-from ..attacks.base import KINDS, eps_label
+from ..attacks.base import KINDS, AttackKind, eps_label
 from ..benchmark.sanity import blocking, with_defaults
 from ..benchmark.store import Store
 from ..errors import CheckpointError, DfbenchError
@@ -75,8 +75,11 @@ def default_name(detector: str, training: str, defenses: str, weights_sha256: st
     precision and protocol (its name; the digest is in the entry)."""
     words = " ".join(w for w in (detector, training, defenses) if w)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
-    suffix = (f"-{re.sub(r'[^A-Za-z0-9_.-]+', '-', protocol.split('@')[0])[:40]}" if protocol else "") + \
-        (f"-{precision}" if precision != "float32" else "")
+    label, _, digest = protocol.partition("@")
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
+    if len(label) > 40:  # long (a channel's): cut, and the digest keeps two such protocols apart
+        label = f"{label[:31]}-{digest[:8]}"
+    suffix = (f"-{label}" if protocol else "") + (f"-{precision}" if precision != "float32" else "")
     return f"{slug[:110]}-{weights_sha256[:8]}{suffix}".replace("..", ".")
 
 
@@ -128,6 +131,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             **({"precision": precision} if precision != "float32" else {}),
             "protocol": protocol,
             **({"channel": channel} if channel else {}),
+            **({"external": True} if (group.attack_kind == AttackKind.EXTERNAL).all() else {}),
             **({"detector_source": _joined(group.detector_source)}
                if "detector_source" in group and group.detector_source.fillna("").any() else {}),
             "dataset": {"name": dataset, "fingerprint": first.dataset_fingerprint, "split": first.split,
