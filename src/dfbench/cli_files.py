@@ -102,5 +102,10 @@ def score(
     finally:
         store.close()
     typer.echo(text)
+    empty = f" {len(summary.empty)} cell(s) had no usable file and were not stored: {'; '.join(summary.empty)}." \
+        if summary.empty else ""
     typer.echo(f"\n{summary.cells} cell(s) scored from {summary.files} files; {len(summary.skipped)} file(s) "
-               f"skipped{' (warnings above)' if summary.skipped else ''}. Store: {store.path}")
+               f"skipped{' (warnings above; their cells are flagged files_skipped)' if summary.skipped else ''}."
+               f"{empty} Store: {store.path}")
+    if not summary.cells and summary.empty:
+        raise typer.Exit(1)

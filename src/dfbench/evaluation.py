@@ -60,7 +60,7 @@ class Results:
 
     def entry(self) -> dict:
         """The leaderboard entry of the evaluated detector (one per defense chain: the undefended one)."""
-        undefended = [e for e in self.entries if not e["defenses"]] or self.entries
+        undefended = [e for e in self.entries if not e["defenses"] and not e.get("channel")] or self.entries
         if not undefended:
             raise ConfigError("no cell finished: there is no entry (see records.error)")
         return validate_entry(undefended[0], "evaluate() entry")

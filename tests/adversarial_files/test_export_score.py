@@ -80,6 +80,8 @@ def test_broken_missing_and_mismatched_files_are_skipped_and_counted(run, cache_
     shutil.copytree(tmp / "files", folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     files = manifest["files"]
+    for item in files:  # a manifest from another tool: no hashes, so the files' own faults show
+        del item["sha256"]
     (folder / files[0]["file"]).write_bytes(b"not a png at all")
     (folder / files[1]["file"]).unlink()
     (folder / files[2]["file"]).write_bytes(encode(torch.rand(3, 16, 16), "png"))  # another shape
@@ -88,7 +90,7 @@ def test_broken_missing_and_mismatched_files_are_skipped_and_counted(run, cache_
     summary, store = _score(folder, cache_dir, tmp_path / "results")
     assert summary.files == 3 * 48 - 4 and len(summary.skipped) == 4
     reasons = " | ".join(summary.skipped)
-    assert "does not decode" in reasons and "does not exist" in reasons and "shape (3, 16, 16)" in reasons
+    assert "does not decode" in reasons and "does not exist" in reasons and "holds 16x16 frames" in reasons
     assert "label 1 but" in reasons or "label 0 but" in reasons
     assert store.records().n_samples.unique().tolist() == [48]  # skipped samples scored clean, not dropped
 
@@ -111,3 +113,43 @@ def test_clips_round_trip_through_lossless_mp4():
     assert torch.equal(decode(encode(clip, "mp4"), "mp4", (8, 3, 32, 32)), to_uint8(clip).float() / 255)
     with pytest.raises(DfbenchError, match="decodes to shape"):
         decode(encode(clip, "mp4"), "mp4", (4, 3, 32, 32))
+
+
+def test_an_mp4_without_a_video_stream_is_one_line():
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        out.add_stream("aac", rate=44100)
+    with pytest.raises(DfbenchError, match="mp4"):
+        decode(buffer.getvalue(), "mp4", (8, 3, 32, 32))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["files"][0].update(sample=2.0), "must be integers"),
+    (lambda m: m["files"][0].update(file="a\x00b.png"), "not a usable path"),
+    (lambda m: m["dataset"].setdefault("params", {}).update(root="/"), "may not set root"),
+    (lambda m: m["dataset"].setdefault("params", {}).update(split="train"), "may not set split"),
+    (lambda m: m.update(files=[]), "does not match the manifest schema"),
+])
+def test_a_hostile_manifest_is_refused_whole(run, tmp_path, change, message):
+    _, _, tmp = run
+    manifest = json.loads((tmp / "files" / "manifest.json").read_text())
+    change(manifest)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DfbenchError, match=message):
+        read_manifest(tmp_path)
+
+
+def test_a_file_changed_after_its_manifest_is_skipped_and_its_cell_flagged(run, cache_dir, tmp_path):
+    _, _, tmp = run
+    folder = tmp_path / "files"
+    shutil.copytree(tmp / "files", folder)
+    first = json.loads((folder / "manifest.json").read_text())["files"][0]
+    (folder / first["file"]).write_bytes(encode(torch.zeros(3, 32, 32), "png"))  # valid, but not the file hashed
+    summary, store = _score(folder, cache_dir, tmp_path / "results")
+    assert len(summary.skipped) == 1 and "sha256" in summary.skipped[0]
+    flagged = store.records().query("detector_flags == 'files_skipped'")
+    assert len(flagged) == 1 and first["view"] in flagged.attack_params.iloc[0]

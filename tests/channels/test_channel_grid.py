@@ -59,6 +59,22 @@ def test_the_channel_is_in_the_protocol_and_entries(store):
     assert {r["attack_mode"] for r in entries[raw]["robust"]} == {""}
 
 
+def test_the_ci_gate_tells_raw_and_channel_entries_apart(store):
+    from dfbench.leaderboards.check import compare
+
+    entries = entries_from_store(store)
+    assert len(entries) == 2 and not [f for f in compare(entries, entries) if f.failed]
+
+
+def test_a_channel_protocol_is_the_channel_as_resolved(tmp_path):
+    protocols = []
+    for layer in ("jpeg = {}", "jpeg = { quality = 75 }", "jpeg = { quality = [75, 75] }", "jpeg = { quality = 70 }"):
+        (tmp_path / "grid.toml").write_text(RAW + f"[[channels]]\n{layer}\n")
+        grid = load_grid(tmp_path / "grid.toml")
+        protocols.append(grid.protocol_of(grid.channels[0]))
+    assert protocols[0] == protocols[1] == protocols[2] != protocols[3]
+
+
 def test_adding_a_channel_keeps_the_raw_cells_keys(tmp_path):
     (tmp_path / "raw.toml").write_text(RAW)
     (tmp_path / "both.toml").write_text(RAW + CHANNEL)
@@ -78,6 +94,8 @@ def test_adding_a_channel_keeps_the_raw_cells_keys(tmp_path):
     ("[[channels]]\njpeg = {}\ndetectors = [\"xception\"]\n", "not in the grid"),
     ("channels = 3\n", "channels must be a list"),
     ("[[channels]]\njpeg = {}\n[[channels]]\njpeg = {}\n", "listed twice"),
+    ("[[channels]]\njpeg = {}\n[[channels]]\njpeg = { quality = 75 }\n", "listed twice"),  # 75: the default
+    ("[[channels]]\n8bit = {}\n", "8bit is every channel's first step already"),
 ])
 def test_bad_channel_entries_fail_at_load(tmp_path, entry, message):
     (tmp_path / "grid.toml").write_text(entry + RAW if entry.startswith("channels =") else RAW + entry)

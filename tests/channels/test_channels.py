@@ -53,6 +53,15 @@ def test_h264_channel_is_the_real_codec_lossier_at_a_higher_crf(photo):
         create_channel("h264").transform(torch.rand(1, 2, 3, 31, 32))
     with pytest.raises(ValueError, match="cannot take image input"):
         through_channel(create_detector("test_tiny_cnn", input_size=(32, 32)), (("h264", {}),))
+    with pytest.raises(ValueError, match="even frame sides, the detector takes 32x33"):  # refused at load
+        through_channel(_odd(create_detector("cnn_lstm", input_size=(32, 32))), (("h264", {}),))
+    assert create_channel("h264", crf=[18, 28], preset="fast").describe() == "h264(crf=18-28, preset=fast)"
+
+
+def _odd(detector):
+    """The detector claiming an odd input side (only the size matters to the check)."""
+    detector.input_size = (32, 33)
+    return detector
 
 
 def test_resize_channel_stores_a_smaller_8bit_image(photo):

@@ -54,7 +54,9 @@ def describe(cell: Cell) -> str:
 def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str, select: list[str],
                    quality: int = 95, device: torch.device = torch.device("cpu")) -> ExportSummary:
     """Write the stored cells of ``grid`` whose description holds every word of ``select`` to ``to``."""
-    stored = set(store.records().key)
+    records = store.records()
+    batch = dict(zip(records.key, records.batch_size))  # a run scores and draws per batch: use its own
+    stored = set(batch)
     if not stored:
         raise DfbenchError(f"{store.path} holds no finished cells to export")
     prepared = load_for_grid(grid, cache_dir, device)
@@ -75,13 +77,13 @@ def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str
     for job in plan(grid, set(), prepared).jobs:
         if not wanted_cells & {k for _, k in job.cells}:
             continue
-        scored, x_advs = worker.craft(job)
+        scored, x_advs = worker.craft(job, int(batch[next(k for _, k in job.cells if k in batch)]) or None)
         for (cell, key), x_adv in zip(job.cells, x_advs):
             if key not in wanted_cells:
                 continue
             name = describe(cell)
             kept = torch.tensor(samples.loc[[key]].sort_values("idx").adv_score.to_numpy())
-            again = worker.scores(scored, x_adv).cpu().double()
+            again = worker.scores(scored, x_adv, int(batch[key]) or None).cpu().double()
             if len(kept) != len(again) or (kept - again).abs().max() > SCORE_TOLERANCE:
                 log.warning("%s: re-crafted examples do not score as the run's (another machine or version?); "
                             "not written", name)

@@ -7,12 +7,14 @@ Reads are bounded (safe_files) and confined to the folder they are read from.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image, encode_jpeg, encode_png
 
@@ -50,6 +52,7 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...]) -> Tensor:
     """A file's bytes as ``shape`` in [0, 1] (``(3, H, W)`` or ``(T, 3, H, W)``); a file that does not
     decode, or decodes to another shape, is a one-line DfbenchError."""
     try:
+        _check_header(data, fmt, shape)
         if fmt == "mp4":
             with av.open(io.BytesIO(data), "r") as src:
                 frames = []
@@ -60,13 +63,33 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...]) -> Tensor:
             pixels = torch.stack(frames) if frames else torch.empty(0)
         else:
             pixels = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-    except (av.FFmpegError, RuntimeError, ValueError) as exc:
+    except (av.FFmpegError, RuntimeError, ValueError, OSError, IndexError) as exc:  # PIL: OSError
         raise DfbenchError(f"does not decode as {fmt}: {str(exc).splitlines()[0][:200]}") from None
     if tuple(pixels.shape) != tuple(shape):
         raise DfbenchError(f"decodes to shape {tuple(pixels.shape)}, the clean sample is {tuple(shape)}")
     return pixels.float() / 255
 
 
-def read(path: Path, root: Path, fmt: str, shape: tuple[int, ...]) -> Tensor:
-    """The file at ``path`` (confined to ``root``, bounded in size), decoded as :func:`decode`."""
-    return decode(read_bytes(path, "adversarial file", MAX_FILE_BYTES, root=root), fmt, shape)
+def _check_header(data: bytes, fmt: str, shape: tuple[int, ...]) -> None:
+    """Refuse a file whose header declares another frame size before its pixels are decoded (a
+    small file may declare huge frames)."""
+    if fmt == "mp4":
+        with av.open(io.BytesIO(data), "r") as src:
+            if not src.streams.video:
+                raise DfbenchError("holds no video stream")
+            codec = src.streams.video[0].codec_context
+            size = (codec.height, codec.width)
+    else:
+        with Image.open(io.BytesIO(data)) as image:
+            size = (image.height, image.width)
+    if size != tuple(shape[-2:]):
+        raise DfbenchError(f"holds {size[0]}x{size[1]} frames, the clean sample is {shape[-2]}x{shape[-1]}")
+
+
+def read(path: Path, root: Path, fmt: str, shape: tuple[int, ...], sha256: str | None = None) -> Tensor:
+    """The file at ``path`` (confined to ``root``, bounded in size), decoded as :func:`decode`; when
+    ``sha256`` is given, the bytes must still have it."""
+    data = read_bytes(path, "adversarial file", MAX_FILE_BYTES, root=root)
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise DfbenchError("changed while it was being scored")
+    return decode(data, fmt, shape)

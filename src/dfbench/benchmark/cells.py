@@ -67,7 +67,8 @@ class DefenseSpec:
 
     def wraps(self, detector: DetectorSpec) -> bool:
         """Whether this defense wraps ``detector`` (by name, and by training where asked)."""
-        return (not self.detectors or detector.name in self.detectors) and not (self.plain_only and detector.training)
+        return ((not self.detectors or detector.name in self.detectors)
+                and not (self.plain_only and detector.training_name))
 
     def layers(self) -> Sequence[Defense]:
         """Fresh, unattached layers in reading order (a channel's begin with its 8-bit rounding)."""

@@ -100,7 +100,7 @@ class Grid:
         """The protocol of a view's numbers: the grid's, or (through a channel) the grid's with the channel."""
         if view is None or not view.channel:
             return self.protocol
-        suite = suite_sha256(self.attacks, self.seed, self.batch_size, (view.chain, view.eot_samples))
+        suite = suite_sha256(self.attacks, self.seed, self.batch_size, (view.name, view.eot_samples))  # as resolved
         return protocol_id(f"{self.protocol_name or self.name}-via-{view.slug}", suite, self.split, self.image_size,
                            self.max_samples)
 

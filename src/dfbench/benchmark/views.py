@@ -74,6 +74,8 @@ def parse_channel(entry: Any, where: str, dets: list[DetectorSpec], image_size: 
         raise ConfigError(f"{where}: no channel layers; give e.g. jpeg = {{ quality = [60, 95] }} "
                           f"(known: {', '.join(n for n in channels.names() if n != '8bit')})")
     for name, params in layers.items():
+        if name == "8bit":
+            raise ConfigError(f"{where}: 8bit is every channel's first step already; list only what follows it")
         channels.check(name, {}, where)  # an unknown name, in one line
         if not isinstance(params, dict):
             raise ConfigError(f"{where}: {name} must be a table of its parameters, e.g. {name} = {{}}")

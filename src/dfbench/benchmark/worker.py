@@ -107,11 +107,13 @@ class Worker:
         scored = job.defense.build(detector) if job.defense else detector
         return scored, job.defense.attack_target(detector, scored, job.adaptive) if job.defense else scored
 
-    def craft(self, job: Job) -> tuple[Detector, list[Tensor]]:
-        """The scored view and the job's adversarial examples, as :meth:`run` makes them (the same seeds)."""
+    def craft(self, job: Job, batch_size: int | None = None) -> tuple[Detector, list[Tensor]]:
+        """The scored view and the job's adversarial examples, as :meth:`run` makes them (the same seeds;
+        ``batch_size``: the one the run used, where it had to be smaller than the grid's)."""
         scored, target = self.view(job, self.trained(job.detector).detector)
         with attack_view(target, job.adaptive, job.defense.eot_samples if job.defense else 1) as attacked:
-            return scored, self.crafter([c for c, _ in job.cells], attacked, self.batch_size(job, attacked))[0]
+            batch = batch_size or self.batch_size(job, attacked)
+            return scored, self.crafter([c for c, _ in job.cells], attacked, batch)[0]
 
     def _clean_scores(self, job: Job, scored: Detector) -> Tensor:
         """Clean scores, once per detector and defense (naive and adaptive views share them)."""

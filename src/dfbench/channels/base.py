@@ -65,8 +65,13 @@ class Channel(Defense):
             return torch.randint(int(lo), int(hi) + 1, (n,)).tolist()
         return (lo + (hi - lo) * torch.rand(n)).tolist()
 
+    def params(self) -> dict[str, Any]:
+        """Parameters besides the ranges (an encoder preset): part of the name, so of the protocol."""
+        return {}
+
     def describe(self) -> str:
-        args = ", ".join(f"{k}={range_text(*v)}" for k, v in self.ranges.items())
+        args = ", ".join([*(f"{k}={range_text(*v)}" for k, v in self.ranges.items()),
+                          *(f"{k}={v}" for k, v in self.params().items())])
         return f"{self.registered_name}({args})" if args else self.registered_name
 
     registered_name = "channel"

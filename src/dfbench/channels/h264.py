@@ -7,6 +7,7 @@ Shape: ``(N, T, 3, H, W)`` in [0, 1], H and W even -> same.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import av
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..defenses.base import GradientPath, bpda
+from ..detectors.base import Detector
 from .base import Channel, register_channel, value_range
 
 
@@ -46,6 +48,17 @@ class H264(Channel):
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of libx264's {', '.join(PRESETS)}, got {preset!r}")
         self.preset = preset
+
+    def params(self) -> dict[str, Any]:
+        return {"preset": self.preset}
+
+    def attach(self, inner: Detector) -> H264:
+        """Refuses, at load, a detector whose frames yuv420p cannot hold (odd sides)."""
+        super().attach(inner)
+        if any(side % 2 for side in inner.input_size):
+            raise ValueError(f"h264 (yuv420p) needs even frame sides, the detector takes "
+                             f"{inner.input_size[0]}x{inner.input_size[1]}")
+        return self
 
     def _codec(self, x: Tensor) -> Tensor:
         if x.ndim != 5:

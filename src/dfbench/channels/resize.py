@@ -12,7 +12,7 @@ from torch import Tensor
 from ..defenses.base import GradientPath, bpda
 from .base import Channel, register_channel, value_range
 
-MIN_SIDE = 8  # pixels: a smaller stored image is refused at construction
+MIN_SIDE = 8  # pixels: a stored side is never smaller (a tiny scale on a small input is clamped to it)
 
 
 class Resize(Channel):

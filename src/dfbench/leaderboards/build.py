@@ -31,14 +31,16 @@ SITE_MARKER = ".dfbench-site"
 SITE_FILES = {SITE_MARKER, "index.html", "assets", "plots", "leaderboard.csv", "leaderboard.md", "transfer.csv",
               "transfer.md"}
 
-_TEXT = {"name", "detector", "training", "defenses", "attack_mode", "weights", "dataset", "protocol", "at", "flags",
-         "flag_details"}
+_TEXT = {"name", "detector", "training", "defenses", "channel", "attack_mode", "weights", "dataset", "protocol", "at",
+         "flags", "flag_details"}
 _HELP = {"worst_case": "lowest robust accuracy over attack modes at the headline budget ('at')",
          "evasion_rate": "highest share of detected fakes made to score real, at the headline budget",
          "framing_rate": "highest share of reals accepted clean made to score fake, at the headline budget",
          "robust_auc": "lowest ROC AUC of the worst-case scores over attack modes, at the headline budget",
          "robust_eer": "highest equal error rate of the worst-case scores, at the headline budget",
-         "attack_mode": "naive or adaptive (BPDA/EOT) attack on a preprocessing defense; blank: undefended"}
+         "attack_mode": "naive or adaptive (BPDA/EOT) attack on a preprocessing defense or through a channel "
+                        "(adaptive: channel-aware); blank: undefended",
+         "channel": "the platform's channel the numbers were scored through (8-bit, resize, JPEG, H.264); blank: none"}
 
 
 def load_entries(root: Path) -> list[dict]:

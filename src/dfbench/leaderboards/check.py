@@ -77,7 +77,7 @@ def _label(entry: dict) -> str:
 
 
 def _key(entry: dict) -> tuple:
-    return entry["detector"], entry["training"], entry["defenses"], entry["dataset"]["name"]
+    return entry["detector"], entry["training"], entry["defenses"], entry.get("channel", ""), entry["dataset"]["name"]
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def default_name(detector: str, training: str, defenses: str, weights_sha256: st
     label, _, digest = protocol.partition("@")
     label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
     if len(label) > 40:  # long (a channel's): cut, and the digest keeps two such protocols apart
-        label = f"{label[:31]}-{digest[:8]}"
+        label = f"{label[:31].rstrip('-.')}-{digest[:8]}"
     suffix = (f"-{label}" if protocol else "") + (f"-{precision}" if precision != "float32" else "")
     return f"{slug[:110]}-{weights_sha256[:8]}{suffix}".replace("..", ".")
 

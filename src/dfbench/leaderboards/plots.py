@@ -22,7 +22,9 @@ from .table import headline, transfer_matrix
 
 def row_label(entry: dict, mode: str) -> str:
     """``custom_cnn pgd-at(...) Jpeg(quality=75) [adaptive]``: what a plot's row or line is."""
-    words = [entry["detector"], entry["training"], entry["defenses"], f"[{mode}]" if mode else ""]
+    channel = entry.get("channel", "")
+    words = [entry["detector"], entry["training"], entry["defenses"], f"via {channel}" if channel else "",
+             f"[{mode}]" if mode else ""]
     return " ".join(w for w in words if w).replace("$", r"\$")  # no matplotlib mathtext
 
 

@@ -54,7 +54,8 @@ def chance_warnings(entries: list[dict]) -> list[str]:
     for e in entries:
         ci = e["clean"]["auc_ci"]
         if ci is not None and ci[0] <= 0.5 <= ci[1]:
-            label = " ".join(w for w in (e["detector"], e["training"], e["defenses"]) if w)
+            via = f"via {e['channel']}" if e.get("channel") else ""
+            label = " ".join(w for w in (e["detector"], e["training"], e["defenses"], via) if w)
             lines.append(f"warning: {label}: clean AUC {e['clean']['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] is not "
                          "distinguishable from chance (0.5); its robustness numbers say little about a detector")
     return list(dict.fromkeys(lines))

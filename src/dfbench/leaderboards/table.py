@@ -78,7 +78,8 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
         headline_numbers = _headline_numbers(at)
         for mode in dict.fromkeys(r["attack_mode"] for r in e["robust"]):
             rows.append({"entry": i, "name": e["name"], "detector": e["detector"], "training": e["training"],
-                         "defenses": e["defenses"], "attack_mode": mode, "weights": e["weights_sha256"][:12],
+                         "defenses": e["defenses"], "channel": e.get("channel", ""), "attack_mode": mode,
+                         "weights": e["weights_sha256"][:12],
                          "dataset": e["dataset"]["name"], "protocol": protocol_of(e), "n": e["dataset"]["n_samples"],
                          **with_interval("clean_acc", e["clean"]["acc"], e["clean"]["acc_ci"]),
                          **with_interval("clean_auc", e["clean"]["auc"], e["clean"]["auc_ci"]),
@@ -105,7 +106,7 @@ def leaderboard(entries: list[dict]) -> pd.DataFrame:
     numbers = [*(f"{c}{s}" for c in ("clean_acc", "clean_auc", *eps_columns, "worst_case") for s in ("", " lo", " hi")),
                "at", *(f"{c}{s}" for c in ("robust_auc",) for s in ("", " lo", " hi")), "robust_eer",
                *(f"{c}{s}" for c in ("evasion_rate", "framing_rate") for s in ("", " lo", " hi"))]
-    return table[["rank", "name", "detector", "training", "defenses", "attack_mode", "weights", "dataset",
+    return table[["rank", "name", "detector", "training", "defenses", "channel", "attack_mode", "weights", "dataset",
                   "protocol", "n", *numbers, "flags", "flag_details"]].reset_index(drop=True)
 
 
@@ -136,7 +137,7 @@ def transfer_matrix(entries: list[dict]) -> pd.DataFrame:
     """
     cells = []
     for e in entries:
-        if e["defenses"]:
+        if e["defenses"] or e.get("channel"):  # targets as they are: no defense, no channel
             continue
         target = e["detector"] + (f" {e['training']}" if e["training"] else "")
         for c in e["cells"]:
