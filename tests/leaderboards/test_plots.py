@@ -41,7 +41,7 @@ def test_each_entry_has_its_own_colour_and_linf_ticks_read_k_over_255(drawn, lb_
         colours.setdefault(line.get_color() if isinstance(line.get_color(), str) else tuple(line.get_color()), 0)
     legend = drawn.axes[-1].get_legend()
     names = [t.get_text() for t in legend.get_texts()]
-    entries = {plots.row_label(e, "") for e in lb_entries}
+    entries = set(plots.labels(lb_entries))
     assert entries <= set(names)
     handles = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
     entry_colours = [tuple(handles[name].get_color()) for name in entries]
@@ -52,3 +52,10 @@ def test_each_entry_has_its_own_colour_and_linf_ticks_read_k_over_255(drawn, lb_
 def test_palette_stays_distinct_beyond_ten_entries():
     colours = plots._palette(14)
     assert len({tuple(round(c, 3) for c in colour) for colour in colours}) == 14
+
+
+def test_one_detector_under_two_protocols_is_two_lines_not_an_average(lb_entries):
+    other = [{**e, "protocol": "another@0123abcd"} for e in lb_entries]
+    names = plots.labels(lb_entries + other)
+    assert len(set(names)) == 2 * len(set(plots.labels(lb_entries)))
+    assert all(name.endswith(("(another)",)) for name in plots.labels(lb_entries + other)[len(lb_entries):])

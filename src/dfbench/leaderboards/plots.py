@@ -17,7 +17,16 @@ import pandas as pd
 import seaborn as sns
 
 from ..attacks.base import eps_label, format_eps
+from .entry import protocol_of
 from .table import headline, transfer_matrix
+
+
+def labels(entries: list[dict]) -> list[str]:
+    """Each entry's :func:`row_label`, with its protocol's name where the entries hold several
+    protocols (one detector under two protocols is two lines, never averaged into one)."""
+    protocols = {protocol_of(e) for e in entries}
+    return [row_label(e, "") + (f" ({protocol_of(e).split('@')[0]})" if len(protocols) > 1 else "")
+            for e in entries]
 
 
 def row_label(entry: dict, mode: str) -> str:
@@ -43,8 +52,7 @@ def robustness_curves(entries: list[dict], path: Path) -> Path | None:
     """Robust accuracy vs epsilon: one panel per norm, one colour per entry, one line style per attack
     mode; L-inf budgets labelled k/255; the legend outside the panels, so it never covers a line."""
     rows = []
-    for e in entries:
-        entry = row_label(e, "")
+    for e, entry in zip(entries, labels(entries)):
         for r in e["robust"]:
             mode = r["attack_mode"] or "undefended"
             rows += [{"entry": entry, "mode": mode, "norm": r["norm"], "eps": 0.0, "acc": e["clean"]["acc"]},
@@ -72,9 +80,10 @@ def robustness_curves(entries: list[dict], path: Path) -> Path | None:
 def attack_heatmap(entries: list[dict], path: Path) -> Path | None:
     """Accuracy under each attack at each entry's headline budget: rows entries, columns attacks."""
     rows = []
-    for e in entries:
+    for e, label in zip(entries, labels(entries)):
         norm, eps = headline(e)
-        rows += [{"detector": row_label(e, c["attack_mode"]), "attack": f"{c['attack']} ({c['backend']})",
+        rows += [{"detector": f"{label} [{c['attack_mode']}]" if c["attack_mode"] else label,
+                  "attack": f"{c['attack']} ({c['backend']})",
                   "acc": c["adv_acc"], "budget": eps_label(norm, eps)}
                  for c in e["cells"] if c["norm"] == norm and c["eps"] == eps]
     if not rows:
