@@ -19,7 +19,7 @@ class Counting(Detector):
     def __init__(self, inner: Detector) -> None:
         super().__init__(inner.input_size)
         self.inner = inner
-        self.threshold = inner.threshold
+        self.threshold, self.modality = inner.threshold, inner.modality
         self.forward_samples = 0
         self.grad_samples = 0
         self.training = inner.training  # this module only: never change the inner mode
