@@ -81,7 +81,7 @@ def score(
     from .adversarial_files.manifest import read_manifest
     from .adversarial_files.score import grid_doc, score_folder
     from .benchmark.grid import parse_grid
-    from .benchmark.overrides import one_detector, override
+    from .benchmark.overrides import one_detector, one_detector_name, override
     from .benchmark.store import Store
     from .device import resolve_device
     from .leaderboards.report import check_results_folder, results_tables
@@ -90,7 +90,8 @@ def score(
     if not folder.is_dir():
         raise DfbenchError(f"{folder} is not a folder")
     manifest = read_manifest(folder)
-    spec = one_detector(parse_grid(grid_doc(manifest), f"{folder}/manifest.json"), detector, model, weights)
+    name = one_detector_name(detector, model)
+    spec = one_detector(parse_grid(grid_doc(manifest, name), f"{folder}/manifest.json"), detector, model, weights)
     if data_root is not None:
         spec = override(spec, data_root=data_root)
     results = out or folder / "results"

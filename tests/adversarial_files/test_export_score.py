@@ -40,7 +40,7 @@ def run(cache_dir, trained_tiny, tmp_path_factory):
 
 
 def _score(folder, cache_dir, out):
-    grid = parse_grid(grid_doc(read_manifest(folder)))
+    grid = parse_grid(grid_doc(read_manifest(folder), "test_tiny_cnn"))
     store = Store(out / "results.sqlite")
     return score_folder(folder, grid, store, cache_dir), store
 

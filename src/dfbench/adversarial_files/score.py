@@ -57,14 +57,15 @@ class ScoreSummary:
     empty: list[str] = field(default_factory=list)  # cells with no usable file at all: not stored
 
 
-def grid_doc(manifest: dict) -> dict:
-    """A grid document for the manifest's clean set (its detector comes from the command line)."""
+def grid_doc(manifest: dict, detector: str) -> dict:
+    """A grid document for the manifest's clean set and the registered ``detector`` (the CLI puts a
+    ``--model`` in its place with ``overrides.one_detector``)."""
     ds = manifest["dataset"]  # its params hold no paths nor the fields below (manifest.read_manifest)
     data = {"dataset": ds["name"], "image_size": ds["image_size"], "split": ds["split"], **ds.get("params", {})}
     if ds.get("max_samples") is not None:
         data["max_samples"] = ds["max_samples"]
-    return {"name": "external", "data": data, "detectors": [{"name": "test_tiny_cnn"}],
-            "attacks": [{"name": "fgsm", "eps": [0]}]}  # placeholders: nothing is attacked
+    return {"name": "external", "data": data, "detectors": [{"name": detector}],
+            "attacks": [{"name": "fgsm", "eps": [0]}]}  # a placeholder: nothing is attacked
 
 
 def score_folder(folder: Path, grid: Grid, store: Store, cache_dir: Path,
