@@ -108,6 +108,30 @@ def test_a_manifest_naming_files_outside_its_folder_is_refused(run, tmp_path, na
         read_manifest(folder)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: encode(torch.rand(3, 32, 32), "jpeg"), "is a JPEG file"),  # a JPEG named .png
+    (lambda: _pil_bytes("GIF"), "is a GIF file"),
+    (lambda: _pil_bytes("PNG", frames=3), "with 3 frame"),  # an animated PNG
+    (lambda: _pil_bytes("PNG", mode="I;16"), "not 8-bit ones"),
+    (lambda: b"ffconcat version 1.0\nfile other.mp4\n", "does not decode"),  # never followed
+])
+def test_a_file_that_is_not_what_its_suffix_says_is_one_line(make, message):
+    fmt = "mp4" if message == "does not decode" else "png"
+    with pytest.raises(DfbenchError, match=message):
+        decode(make(), fmt, (3, 32, 32) if fmt == "png" else (4, 3, 32, 32))
+
+
+def _pil_bytes(fmt: str, frames: int = 1, mode: str = "RGB") -> bytes:
+    import io
+
+    from PIL import Image
+
+    images = [Image.new(mode, (32, 32), i * 40) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format=fmt, save_all=frames > 1, append_images=images[1:])
+    return buffer.getvalue()
+
+
 def test_clips_round_trip_through_lossless_mp4():
     clip = torch.rand(8, 3, 32, 32)
     assert torch.equal(decode(encode(clip, "mp4"), "mp4", (8, 3, 32, 32)), to_uint8(clip).float() / 255)

@@ -67,12 +67,14 @@ def test_the_ci_gate_tells_raw_and_channel_entries_apart(store):
 
 
 def test_a_channel_protocol_is_the_channel_as_resolved(tmp_path):
-    protocols = []
+    protocols, keys = [], []
     for layer in ("jpeg = {}", "jpeg = { quality = 75 }", "jpeg = { quality = [75, 75] }", "jpeg = { quality = 70 }"):
         (tmp_path / "grid.toml").write_text(RAW + f"[[channels]]\n{layer}\n")
         grid = load_grid(tmp_path / "grid.toml")
         protocols.append(grid.protocol_of(grid.channels[0]))
+        keys.append([c.key(grid, "w", "d") for c in grid.cells()])
     assert protocols[0] == protocols[1] == protocols[2] != protocols[3]
+    assert keys[0] == keys[1] == keys[2] != keys[3]  # one channel, one set of cells in a store
 
 
 def test_adding_a_channel_keeps_the_raw_cells_keys(tmp_path):

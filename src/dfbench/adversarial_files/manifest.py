@@ -58,7 +58,8 @@ def load_manifest(folder: Path) -> tuple[dict, str]:
     root = Path(folder).resolve()
     for i, item in enumerate(doc["files"]):
         if type(item["sample"]) is not int or type(item.get("label", 0)) is not int:
-            raise DfbenchError(f"{path}: files[{i}]: sample and label must be integers, got {item['sample']!r}")
+            raise DfbenchError(f"{path}: files[{i}]: sample and label must be integers, got sample "
+                               f"{item['sample']!r}, label {item.get('label')!r}")
         name = Path(item["file"])
         try:
             inside = (root / name).resolve()

@@ -48,39 +48,53 @@ def encode(x: Tensor, fmt: str, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
+PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG"}
+VIDEO_CODECS = ("h264", "hevc", "mpeg4", "vp9", "av1")  # in an MP4 container: what an upload may hold
+
+
 def decode(data: bytes, fmt: str, shape: tuple[int, ...]) -> Tensor:
-    """A file's bytes as ``shape`` in [0, 1] (``(3, H, W)`` or ``(T, 3, H, W)``); a file that does not
-    decode, or decodes to another shape, is a one-line DfbenchError."""
+    """A file's bytes as ``shape`` in [0, 1] (``(3, H, W)`` or ``(T, 3, H, W)``), 8-bit; a file that
+    does not decode, is not what its suffix says, or decodes to another shape is a one-line DfbenchError."""
     try:
         _check_header(data, fmt, shape)
         if fmt == "mp4":
-            with av.open(io.BytesIO(data), "r") as src:
+            with av.open(io.BytesIO(data), "r", format="mp4") as src:  # never guessed: no ffconcat, no playlists
                 frames = []
                 for frame in src.decode(video=0):
+                    if (frame.height, frame.width) != tuple(shape[-2:]):  # a size change mid-stream
+                        raise DfbenchError(f"holds a {frame.height}x{frame.width} frame, the clean sample is "
+                                           f"{shape[-2]}x{shape[-1]}")
                     frames.append(torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1))
                     if len(frames) > shape[0]:
                         break
             pixels = torch.stack(frames) if frames else torch.empty(0)
         else:
             pixels = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-    except (av.FFmpegError, RuntimeError, ValueError, OSError, IndexError) as exc:  # PIL: OSError
+    except (av.FFmpegError, RuntimeError, ValueError, OSError, IndexError, Image.DecompressionBombError) as exc:
         raise DfbenchError(f"does not decode as {fmt}: {str(exc).splitlines()[0][:200]}") from None
+    if pixels.dtype != torch.uint8:
+        raise DfbenchError(f"holds {pixels.dtype} pixels, not 8-bit ones")
     if tuple(pixels.shape) != tuple(shape):
         raise DfbenchError(f"decodes to shape {tuple(pixels.shape)}, the clean sample is {tuple(shape)}")
     return pixels.float() / 255
 
 
 def _check_header(data: bytes, fmt: str, shape: tuple[int, ...]) -> None:
-    """Refuse a file whose header declares another frame size before its pixels are decoded (a
-    small file may declare huge frames)."""
+    """Refuse, before any pixel is decoded, a file whose header says another format, codec, frame
+    count or frame size (a small file may declare huge or many frames)."""
     if fmt == "mp4":
-        with av.open(io.BytesIO(data), "r") as src:
+        with av.open(io.BytesIO(data), "r", format="mp4") as src:
             if not src.streams.video:
                 raise DfbenchError("holds no video stream")
             codec = src.streams.video[0].codec_context
+            if codec.name not in VIDEO_CODECS:
+                raise DfbenchError(f"holds {codec.name} video; an MP4 here holds {', '.join(VIDEO_CODECS)}")
             size = (codec.height, codec.width)
     else:
         with Image.open(io.BytesIO(data)) as image:
+            if image.format != PIL_FORMAT[fmt] or getattr(image, "n_frames", 1) != 1:
+                raise DfbenchError(f"is a {image.format} file with {getattr(image, 'n_frames', 1)} frame(s), not "
+                                   f"one {PIL_FORMAT[fmt]} image")
             size = (image.height, image.width)
     if size != tuple(shape[-2:]):
         raise DfbenchError(f"holds {size[0]}x{size[1]} frames, the clean sample is {shape[-2]}x{shape[-1]}")

@@ -86,8 +86,10 @@ def score_folder(folder: Path, grid: Grid, store: Store, cache_dir: Path,
     clean, labels = worker.split.images.cpu(), worker.split.labels
     summary = ScoreSummary()
     hashes = _hashes(folder, manifest["files"], len(clean), labels, summary)
-    # the numbers are about these very bytes: the protocol covers the manifest and every file read
-    digest = hashlib.sha256((manifest_sha + "".join(hashes.values())).encode()).hexdigest()
+    # the numbers are about these very bytes: the protocol covers the manifest and every listed file
+    # (its sha256, or that it could not be used), by name
+    files = {item["file"]: hashes.get(item["file"], "unusable") for item in manifest["files"]}
+    digest = hashlib.sha256(json.dumps([manifest_sha, files], sort_keys=True).encode()).hexdigest()
     label = re.sub(r"[^A-Za-z0-9_.-]+", "-", manifest["made_by"]).strip("-")[:40] or "files"
     protocol = protocol_id(f"external-{label}", digest, grid.split, grid.image_size, grid.max_samples)
     clean_scores = worker.scores(trained.detector, worker.split.images)

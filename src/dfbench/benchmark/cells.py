@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # The fields of Cell.spec that name the target (the detector and its defenses). A
 # target-independent attack (transfer) crafts one set of examples per spec without them.
 TARGET_FIELDS = ("detector", "detector_params", "training", "defenses", "adaptive", "defense_params",
-                 "source_sha256", "channel", "channel_params")
+                 "source_sha256", "channel", "channel_eot_samples")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Cell:
             "defenses": self.defenses, "adaptive": self.adaptive,
             "defense_params": [self.defense.chain, self.defense.eot_samples]
             if self.defense and not self.defense.channel else None,
-            **({"channel": self.channel, "channel_params": [self.defense.chain, self.defense.eot_samples]}
+            **({"channel": self.channel, "channel_eot_samples": self.defense.eot_samples}  # as resolved
                if self.defense and self.defense.channel else {}),  # absent: keys of channel-free cells hold
             "attack": self.attack.name, "backend": self.attack.backend, "norm": self.attack.norm,
             "eps": self.eps, "attack_params": self.attack.params, "dataset": grid.dataset,

@@ -77,8 +77,8 @@ def default_name(detector: str, training: str, defenses: str, weights_sha256: st
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
     label, _, digest = protocol.partition("@")
     label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
-    if len(label) > 40:  # long (a channel's): cut, and the digest keeps two such protocols apart
-        label = f"{label[:31].rstrip('-.')}-{digest[:8]}"
+    if len(label) > 40 or label.startswith("external-"):  # long (a channel's), or one per set of files:
+        label = f"{label[:31].rstrip('-.')}-{digest[:8]}"  # the digest keeps two such protocols apart
     suffix = (f"-{label}" if protocol else "") + (f"-{precision}" if precision != "float32" else "")
     return f"{slug[:110]}-{weights_sha256[:8]}{suffix}".replace("..", ".")
 
