@@ -65,7 +65,8 @@ def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str
         wanted = [f for f, m in FORMATS.items() if m == modality]
         raise DfbenchError(f"--format {fmt} is for {FORMATS[fmt]}s; {grid.dataset} holds {modality}s: use "
                            + " or ".join(wanted))
-    wanted_cells = {k for job in plan(grid, set(), prepared).jobs for c, k in job.cells
+    jobs = plan(grid, set(), prepared).jobs
+    wanted_cells = {k for job in jobs for c, k in job.cells
                     if k in stored and all(w.lower() in describe(c).lower() for w in select)}
     if not wanted_cells:
         raise DfbenchError(f"no stored cell of grid {grid.name} in {store.path} matches --cells {' '.join(select)!r}")
@@ -74,7 +75,7 @@ def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str
     worker, summary, files = Worker(grid, cache_dir, prepared.trained, device), ExportSummary(), []
     split = worker.split
     clean = split.images.cpu()
-    for job in plan(grid, set(), prepared).jobs:
+    for job in jobs:
         if not wanted_cells & {k for _, k in job.cells}:
             continue
         scored, x_advs = worker.craft(job, int(batch[next(k for _, k in job.cells if k in batch)]) or None)

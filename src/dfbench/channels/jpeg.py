@@ -4,11 +4,10 @@ channel-aware attacks, EOT over the quality. Shape: ``(N, 3, H, W)`` in [0, 1] -
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
-from torchvision.io import decode_jpeg, encode_jpeg
 
 from ..defenses.base import GradientPath, bpda
+from ..defenses.jpeg import jpeg_roundtrip
 from .base import Channel, register_channel, value_range
 
 
@@ -23,10 +22,7 @@ class JpegChannel(Channel):
         self.ranges["quality"] = value_range(quality, "quality", 1, 100, integer=True)
 
     def _codec(self, x: Tensor) -> Tensor:
-        pixels = (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-        qualities = self.draw("quality", len(pixels))
-        decoded = [decode_jpeg(encode_jpeg(p, quality=int(q))) for p, q in zip(pixels, qualities)]
-        return torch.stack(decoded).to(x.device, x.dtype) / 255
+        return jpeg_roundtrip(x, self.draw("quality", len(x)))
 
     def transform(self, x: Tensor) -> Tensor:
         return self._codec(x)

@@ -6,6 +6,7 @@ Wagner, ICML 2018. Shape: ``(N, 3, H, W)`` in [0, 1] -> same.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,6 +14,14 @@ from torch import Tensor
 from torchvision.io import decode_jpeg, encode_jpeg
 
 from .base import Defense, GradientPath, bpda, check_number, no_gradient, register_defense
+
+
+def jpeg_roundtrip(x: Tensor, qualities: Sequence[float]) -> Tensor:
+    """Each image of ``x`` ``(N, 3, H, W)`` in [0, 1] as 8-bit pixels through libjpeg at its quality
+    and back (no gradient; the callers choose the gradient path)."""
+    pixels = (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    decoded = [decode_jpeg(encode_jpeg(p, quality=int(q))) for p, q in zip(pixels, qualities)]
+    return torch.stack(decoded).to(x.device, x.dtype) / 255
 
 
 class Jpeg(Defense):
@@ -28,9 +37,7 @@ class Jpeg(Defense):
         return {"quality": self.quality}
 
     def _codec(self, x: Tensor) -> Tensor:
-        pixels = (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-        decoded = [decode_jpeg(b) for b in encode_jpeg(list(pixels), quality=self.quality)]
-        return torch.stack(decoded).to(x.device, x.dtype) / 255
+        return jpeg_roundtrip(x, [self.quality] * len(x))
 
     def transform(self, x: Tensor) -> Tensor:
         return no_gradient(x, self._codec(x))
