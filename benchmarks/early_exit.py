@@ -4,10 +4,11 @@ With early exit a sample already fooled (clean, or at some step) keeps that firs
 takes no further steps; without it every sample is attacked to the last step (the first
 adversarial still kept, so the numbers are the same by construction, which this checks per sample).
 For every attack entry of the grid (transfer left out: it attacks a surrogate, not the target),
-on custom_cnn undefended: gradient and forward sample passes, wall time, and the number of
+on one of the grid's detectors (``--detector``, its index in the grid; 0: custom_cnn plainly
+trained), undefended: gradient and forward sample passes, wall time, and the number of
 samples whose decision differs (expected 0).
 
-    .venv/bin/python benchmarks/early_exit.py [--grid full] [--samples 160]
+    .venv/bin/python benchmarks/early_exit.py [--grid full] [--samples 160] [--detector 0]
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import torch
 from dfbench import create_attack
 from dfbench.attacks.base import without_early_exit
 from dfbench.benchmark.grid import load_grid
+from dfbench.benchmark.prepare import load_trained
 from dfbench.data import create_dataset
 from dfbench.detectors.counting import Counting
-from dfbench.train import trained_detector
 
 CACHE = Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench" / "checkpoints"))
 
@@ -49,12 +50,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="full")
     p.add_argument("--samples", type=int, default=160)
+    p.add_argument("--detector", type=int, default=0, help="index of the detector in the grid's list")
     args = p.parse_args()
     grid = load_grid(args.grid)
-    det = trained_detector("custom_cnn", grid.dataset, grid.image_size, CACHE).detector.eval()
-    test = create_dataset(grid.dataset, image_size=grid.image_size)["test"].head(args.samples)
+    spec = grid.detectors[args.detector]
+    data = create_dataset(grid.dataset, image_size=grid.image_size)
+    det = load_trained(grid, spec, CACHE, data).detector.eval()  # the checkpoint `dfbench run` uses
+    test = data["test"].head(args.samples)
     x, y = test.images, test.labels
-    print(f"grid {grid.name}, custom_cnn undefended, {len(y)} samples at {grid.image_size} px")
+    print(f"grid {grid.name}, {spec.name} ({spec.training_name}) undefended, {len(y)} samples at {grid.image_size} px")
     print("| attack | eps | gradient passes: exit / none | forward passes: exit / none | time: exit / none "
           "| decisions differing |")
     print("|---|---|---|---|---|---|")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dfbench.attacks import create_attack
+from dfbench.attacks.base import without_early_exit
 
 TOLERANCE = 4 / 160
 BACKENDS = ["native", "torchattacks", "art", "foolbox"]
@@ -61,8 +62,9 @@ def cw_examples(trained_cnn, data):
     def get(backend):
         if backend not in cache:
             kw = {k: v for k, v in CW.items() if backend != "torchattacks" or k != "binary_search_steps"}
-            cache[backend] = create_attack("cw", eps=10.0, backend=backend, **kw).perturb(det, x[:CW_SAMPLES],
-                                                                                          y[:CW_SAMPLES])
+            with without_early_exit():  # the search to its end: the smallest norms it can find
+                cache[backend] = create_attack("cw", eps=10.0, backend=backend, **kw).perturb(
+                    det, x[:CW_SAMPLES], y[:CW_SAMPLES])
         return cache[backend]
 
     return get
@@ -107,7 +109,7 @@ def test_cw_at_a_budget_stays_inside_it_and_keeps_what_it_found(trained_cnn, dat
     det = trained_cnn.detector
     x, y = data[0][:CW_SAMPLES], data[1][:CW_SAMPLES]
     x_cw = cw_examples("native")
-    monkeypatch.setattr(CWL2, "minimum_norm", lambda self, d, xx, yy: x_cw)
+    monkeypatch.setattr(CWL2, "minimum_norm", lambda self, d, xx, yy, smallest_budget=-1.0: x_cw)
     norm = (x_cw - x).flatten(1).norm(dim=1)
     fooled = det.predict(x_cw) != y
     for eps in (0.1, 0.3):
@@ -158,9 +160,15 @@ def test_torchattacks_cw_needs_the_fix_when_logits_are_negative(trained_cnn, dat
 
 
 def test_one_cw_run_serves_every_eps_of_a_sweep(trained_cnn, data):
+    """Run to the end, one sweep gives each eps's examples exactly; with early exit (each single run
+    stops at its own eps, the sweep at the smallest) the examples differ but not the decisions."""
     det = trained_cnn.detector
     x, y = data[0][:32], data[1][:32]
     kw = dict(steps=20, binary_search_steps=2, initial_const=1.0)
+    with without_early_exit():
+        swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0.1])
+        for eps, out in zip([0.3, 0.1], swept):
+            assert torch.equal(out, create_attack("cw", eps=eps, **kw).perturb(det, x, y))
     swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0.1])
     for eps, out in zip([0.3, 0.1], swept):
-        assert torch.equal(out, create_attack("cw", eps=eps, **kw).perturb(det, x, y))
+        assert torch.equal(det.predict(out), det.predict(create_attack("cw", eps=eps, **kw).perturb(det, x, y)))

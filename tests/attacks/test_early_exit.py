@@ -154,3 +154,35 @@ def test_first_adversarials_are_fooled_as_the_benchmark_scores_even_when_saturat
     broken_last = decisions(sat, last.perturb(sat, x, y)) != y
     assert broken_last.float().mean() > 0.3
     assert (broken_first | ~broken_last).all(), int((broken_last & ~broken_first).sum())
+
+
+def test_cw_sweep_stops_a_sample_within_the_smallest_budget_with_the_same_decisions(trained_cnn, data):
+    """A minimum-norm attack's early exit: a sample whose example lies within every budget is searched
+    no further; each budget's decisions are those of the search run to the end."""
+    (x, y), det = data, trained_cnn.detector
+    eps = [0.25, 0.5, 1.0]
+    kw = dict(steps=25, binary_search_steps=3, initial_const=1.0, seed=0)
+    fast, full = Counting(det), Counting(det)
+    x_fast = create_attack("cw", eps=eps[0], **kw).sweep(fast, x, y, eps)
+    with without_early_exit():
+        x_full = create_attack("cw", eps=eps[0], **kw).sweep(full, x, y, eps)
+    for a, b in zip(x_fast, x_full):
+        assert torch.equal(decisions(det, a), decisions(det, b))
+    clean_wrong = (decisions(det, x) != y).float().mean()
+    assert (decisions(det, x_fast[0]) != y).float().mean() > clean_wrong + 0.1  # a real attack at 0.25
+    assert fast.grad_samples < 0.8 * full.grad_samples, (fast.grad_samples, full.grad_samples)
+
+
+def test_cw_rows_that_never_stop_search_as_in_the_whole_batch(trained_cnn, data):
+    """Samples dropped mid-search take their Adam moments with them: the others' examples are those
+    of the whole-batch search (to float rounding of a smaller batch)."""
+    (x, y), det = data, AtThreshold.wrap(trained_cnn.detector)
+    kw = dict(steps=25, binary_search_steps=2, lr=0.01, confidence=0.0, initial_const=1.0)
+    full = _native.cw_l2(det, x, y, **kw)
+    norms = (full - x).flatten(1).norm(dim=1)
+    broken = norms > 0
+    stop = norms[broken].median().item()
+    early = _native.cw_l2(det, x, y, stop_below=stop, **kw)
+    searched_on = (early - x).flatten(1).norm(dim=1) > stop  # never within the stop: never dropped
+    assert 0.2 < searched_on.float().mean() < 0.8
+    assert torch.allclose(early[searched_on], full[searched_on], atol=1e-5)

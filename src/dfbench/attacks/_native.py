@@ -130,11 +130,13 @@ def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, a
 
 
 def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_steps: int, lr: float,
-          confidence: float, initial_const: float) -> Tensor:
+          confidence: float, initial_const: float, stop_below: float = -1.0) -> Tensor:
     """Unbounded CW-L2: the smallest-L2 adversarial found per sample, or ``x`` where none.
 
     Minimizes ``||x' - x||_2^2 + c * max(margin(x'), -confidence)`` over ``x' = (tanh(w)+1)/2``
-    with Adam, and binary-searches ``c`` per sample. Shape: ``(N, ...)`` -> like ``x``.
+    with Adam, and binary-searches ``c`` per sample. Early exit: a sample whose best example lies
+    within ``stop_below`` (a grid's smallest budget) is searched no further, since it counts as broken
+    at every budget whatever smaller example a longer search would find. Shape: ``(N, ...)`` -> like ``x``.
     """
     n = len(x)
     w0 = torch.atanh((x * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6))
@@ -144,24 +146,42 @@ def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_s
     best_l2 = torch.full((n,), float("inf"), device=x.device)
     best = x.clone()
     for _ in range(binary_search_steps):
-        w = w0.clone().requires_grad_(True)
+        idx = (best_l2 > stop_below).nonzero().squeeze(1)
+        if not len(idx):
+            break
+        w = w0[idx].clone().requires_grad_(True)
         opt = torch.optim.Adam([w], lr=lr)
         found = torch.zeros(n, dtype=torch.bool, device=x.device)
         for _ in range(steps):
             x_adv = (torch.tanh(w) + 1) / 2
-            l2sq = (x_adv - x).flatten(1).pow(2).sum(1)
-            m = margin(model(x_adv), y)
-            loss = (l2sq + const * (m + confidence).clamp_min(0)).sum()
+            l2sq = (x_adv - x[idx]).flatten(1).pow(2).sum(1)
+            m = margin(model(x_adv), y[idx])
+            loss = (l2sq + const[idx] * (m + confidence).clamp_min(0)).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             with torch.no_grad():
-                better = (m < 0) & (l2sq.sqrt() < best_l2)
-                best_l2 = torch.where(better, l2sq.sqrt(), best_l2)
-                best[better] = x_adv.detach()[better]
-                found |= m < 0
+                l2 = l2sq.sqrt()
+                better = (m < 0) & (l2 < best_l2[idx])
+                best_l2[idx[better]] = l2[better]
+                best[idx[better]] = x_adv.detach()[better]
+                found[idx[m < 0]] = True
+                keep = best_l2[idx] > stop_below
+            if not keep.all():
+                if not keep.any():
+                    break
+                idx, (w, opt) = idx[keep], _adam_rows(opt, w, keep)
         with torch.no_grad():  # success: try a smaller c; failure: a larger one
             upper = torch.where(found, torch.minimum(upper, const), upper)
             lower = torch.where(found, lower, torch.maximum(lower, const))
             const = torch.where(upper < 1e9, (lower + upper) / 2, const * 10)
     return best
+
+
+def _adam_rows(opt: torch.optim.Adam, w: Tensor, keep: Tensor) -> tuple[Tensor, torch.optim.Adam]:
+    """The rows ``keep`` of Adam's one parameter ``w`` as a new parameter, with their moments and
+    step count carried over: each row goes on exactly as it would have in the whole batch."""
+    rows = w.detach()[keep].requires_grad_(True)
+    new = torch.optim.Adam([rows], **{k: v for k, v in opt.defaults.items() if k != "params"})
+    new.state[rows] = {k: v[keep] if v.shape == w.shape else v for k, v in opt.state[w].items()}
+    return rows, new

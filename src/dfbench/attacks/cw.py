@@ -64,17 +64,21 @@ class CWL2(Attack):
         return {"steps": self.steps, "binary_search_steps": self.binary_search_steps, "lr": self.lr,
                 "confidence": self.confidence, "initial_const": self.initial_const}
 
-    def minimum_norm(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        """The backend's unbounded CW example (or ``x`` where it found none)."""
+    def minimum_norm(self, detector: Detector, x: Tensor, y: Tensor, smallest_budget: float = -1.0) -> Tensor:
+        """The backend's unbounded CW example (or ``x`` where it found none). With early exit on for
+        ``detector``, dfbench's loop stops searching a sample once its example lies within
+        ``smallest_budget``: no budget's count can change after that."""
+        stop = {"stop_below": smallest_budget} if self.backend == "native" and self.early_exit(detector)[
+            "early_exit"] else {}
         return BACKENDS[self.backend](detector, x, y, steps=self.steps, binary_search_steps=self.binary_search_steps,
-                                      lr=self.lr, confidence=self.confidence, initial_const=self.initial_const)
+                                      lr=self.lr, confidence=self.confidence, initial_const=self.initial_const, **stop)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        return self._at_budget(detector, x, y, self.minimum_norm(detector, x, y), self.eps)
+        return self._at_budget(detector, x, y, self.minimum_norm(detector, x, y, self.eps), self.eps)
 
     def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each eps from one CW run (its result does not depend on eps)."""
-        x_cw = self.minimum_norm(detector, x, y).detach()
+        """``x_adv`` for each eps from one CW run (its counts do not depend on which eps it ran for)."""
+        x_cw = self.minimum_norm(detector, x, y, min(eps_values)).detach()
         return [self._at_budget(detector, x, y, x_cw, eps) for eps in eps_values]
 
     @staticmethod
