@@ -171,6 +171,12 @@ def test_cw_sweep_stops_a_sample_within_the_smallest_budget_with_the_same_decisi
     clean_wrong = (decisions(det, x) != y).float().mean()
     assert (decisions(det, x_fast[0]) != y).float().mean() > clean_wrong + 0.1  # a real attack at 0.25
     assert fast.grad_samples < 0.8 * full.grad_samples, (fast.grad_samples, full.grad_samples)
+    # stop_at_budget = false (its own cell key) searches every sample to the end: the smallest examples
+    searched = create_attack("cw", eps=eps[0], stop_at_budget=False, **kw).sweep(det, x, y, eps)
+    assert all(torch.equal(a, b) for a, b in zip(searched, x_full))
+    assert create_attack("cw", eps=eps[0], **kw).params()["stop_at_budget"] is True
+    with pytest.raises(ValueError, match="native backend only"):
+        create_attack("cw", eps=0.5, backend="foolbox", stop_at_budget=True)
 
 
 def test_cw_rows_that_never_stop_search_as_in_the_whole_batch(trained_cnn, data):

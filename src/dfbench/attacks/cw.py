@@ -12,6 +12,9 @@ epsilons (:meth:`CWL2.sweep`).
 Arguments: ``eps`` (L2 budget), ``steps`` (Adam steps per constant, default 100),
 ``binary_search_steps`` (default 5; torchattacks has no binary search: 1, at ``initial_const``),
 ``lr`` (default 0.01), ``confidence`` (kappa, default 0), ``initial_const`` (default 0.1),
+``stop_at_budget`` (native backend only, its default: a sample's search stops once its example lies within
+the smallest budget, where no count can change any more; its stored example, and so the cell's
+perturbation sizes, are then the first found there rather than the smallest: false searches on),
 ``backend`` ("native" | "torchattacks" | "art" | "foolbox"; ART is 6-8x slower: a numpy
 line search).
 
@@ -44,7 +47,7 @@ class CWL2(Attack):
 
     def __init__(self, *, eps: float, norm: str = "l2", backend: str = "native", seed: int = 0, steps: int = 100,
                  binary_search_steps: int | None = None, lr: float = 0.01, confidence: float = 0.0,
-                 initial_const: float = 0.1) -> None:
+                 initial_const: float = 0.1, stop_at_budget: bool | None = None) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
         if binary_search_steps is None:
             binary_search_steps = 1 if backend == "torchattacks" else 5
@@ -56,20 +59,28 @@ class CWL2(Attack):
             raise ValueError("lr and initial_const must be > 0 and confidence >= 0")
         self.steps, self.binary_search_steps = int(steps), int(binary_search_steps)
         self.lr, self.confidence, self.initial_const = float(lr), float(confidence), float(initial_const)
+        if stop_at_budget is None:
+            stop_at_budget = backend == "native"
+        if not isinstance(stop_at_budget, bool):
+            raise ValueError(f"stop_at_budget must be true or false, got {stop_at_budget!r}")
+        if stop_at_budget and backend != "native":
+            raise ValueError(f"stop_at_budget is offered by the native backend only, not {backend!r}")
+        self.stop_at_budget = stop_at_budget
 
     def cost(self) -> Cost:
         return Cost(self.steps * self.binary_search_steps)
 
     def params(self) -> dict[str, Any]:
         return {"steps": self.steps, "binary_search_steps": self.binary_search_steps, "lr": self.lr,
-                "confidence": self.confidence, "initial_const": self.initial_const}
+                "confidence": self.confidence, "initial_const": self.initial_const,
+                "stop_at_budget": self.stop_at_budget}
 
     def minimum_norm(self, detector: Detector, x: Tensor, y: Tensor, smallest_budget: float = -1.0) -> Tensor:
-        """The backend's unbounded CW example (or ``x`` where it found none). With early exit on for
-        ``detector``, dfbench's loop stops searching a sample once its example lies within
-        ``smallest_budget``: no budget's count can change after that."""
-        stop = {"stop_below": smallest_budget} if self.backend == "native" and self.early_exit(detector)[
-            "early_exit"] else {}
+        """The backend's unbounded CW example (or ``x`` where it found none). With ``stop_at_budget``
+        and early exit on for ``detector``, dfbench's loop stops searching a sample once its example
+        lies within ``smallest_budget``: no budget's count can change after that."""
+        stopping = self.stop_at_budget and self.early_exit(detector)["early_exit"]
+        stop = {"stop_below": smallest_budget} if stopping else {}
         return BACKENDS[self.backend](detector, x, y, steps=self.steps, binary_search_steps=self.binary_search_steps,
                                       lr=self.lr, confidence=self.confidence, initial_const=self.initial_const, **stop)
 
