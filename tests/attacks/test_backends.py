@@ -160,8 +160,8 @@ def test_torchattacks_cw_needs_the_fix_when_logits_are_negative(trained_cnn, dat
 
 
 def test_one_cw_run_serves_every_eps_of_a_sweep(trained_cnn, data):
-    """Run to the end, one sweep gives each eps's examples exactly; with early exit (each single run
-    stops at its own eps, the sweep at the smallest) the examples differ but not the decisions."""
+    """Run to the end, one sweep gives each eps's examples exactly; with stop_at_budget (each single run
+    stops at its own eps, the sweep at its smallest above 0) the examples differ but not the decisions."""
     det = trained_cnn.detector
     x, y = data[0][:32], data[1][:32]
     kw = dict(steps=20, binary_search_steps=2, initial_const=1.0)
@@ -169,6 +169,7 @@ def test_one_cw_run_serves_every_eps_of_a_sweep(trained_cnn, data):
         swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0.1])
         for eps, out in zip([0.3, 0.1], swept):
             assert torch.equal(out, create_attack("cw", eps=eps, **kw).perturb(det, x, y))
-    swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0.1])
-    for eps, out in zip([0.3, 0.1], swept):
+    kw["stop_at_budget"] = True
+    swept = create_attack("cw", eps=0.1, **kw).sweep(det, x, y, [0.3, 0, 0.1])
+    for eps, out in zip([0.3, 0, 0.1], swept):
         assert torch.equal(det.predict(out), det.predict(create_attack("cw", eps=eps, **kw).perturb(det, x, y)))

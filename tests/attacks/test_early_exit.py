@@ -161,7 +161,7 @@ def test_cw_sweep_stops_a_sample_within_the_smallest_budget_with_the_same_decisi
     no further; each budget's decisions are those of the search run to the end."""
     (x, y), det = data, trained_cnn.detector
     eps = [0.25, 0.5, 1.0]
-    kw = dict(steps=25, binary_search_steps=3, initial_const=1.0, seed=0)
+    kw = dict(steps=25, binary_search_steps=3, initial_const=1.0, seed=0, stop_at_budget=True)
     fast, full = Counting(det), Counting(det)
     x_fast = create_attack("cw", eps=eps[0], **kw).sweep(fast, x, y, eps)
     with without_early_exit():
@@ -171,10 +171,11 @@ def test_cw_sweep_stops_a_sample_within_the_smallest_budget_with_the_same_decisi
     clean_wrong = (decisions(det, x) != y).float().mean()
     assert (decisions(det, x_fast[0]) != y).float().mean() > clean_wrong + 0.1  # a real attack at 0.25
     assert fast.grad_samples < 0.8 * full.grad_samples, (fast.grad_samples, full.grad_samples)
-    # stop_at_budget = false (its own cell key) searches every sample to the end: the smallest examples
-    searched = create_attack("cw", eps=eps[0], stop_at_budget=False, **kw).sweep(det, x, y, eps)
+    # the default, stop_at_budget = false, searches every sample to the end: the smallest examples
+    searched = create_attack("cw", eps=eps[0], **{**kw, "stop_at_budget": False}).sweep(det, x, y, eps)
     assert all(torch.equal(a, b) for a, b in zip(searched, x_full))
-    assert create_attack("cw", eps=eps[0], **kw).params()["stop_at_budget"] is True
+    assert not all(torch.equal(a, b) for a, b in zip(x_fast, x_full))
+    assert "stop_at_budget" not in create_attack("cw", eps=0.5).params()  # keys of existing cells unchanged
     with pytest.raises(ValueError, match="native backend only"):
         create_attack("cw", eps=0.5, backend="foolbox", stop_at_budget=True)
 
@@ -189,6 +190,10 @@ def test_cw_rows_that_never_stop_search_as_in_the_whole_batch(trained_cnn, data)
     broken = norms > 0
     stop = norms[broken].median().item()
     early = _native.cw_l2(det, x, y, stop_below=stop, **kw)
-    searched_on = (early - x).flatten(1).norm(dim=1) > stop  # never within the stop: never dropped
-    assert 0.2 < searched_on.float().mean() < 0.8
+    early_norms = (early - x).flatten(1).norm(dim=1)
+    searched_on = (early_norms > stop) | (early_norms == 0)  # never dropped: outside the stop, or never fooled
+    dropped = ~searched_on
+    assert 0.2 < dropped.float().mean() < 0.8
     assert torch.allclose(early[searched_on], full[searched_on], atol=1e-5)
+    with torch.no_grad():  # a dropped sample's example clearly fools the detector
+        assert fooled(det(early[dropped]), y[dropped], det).all()

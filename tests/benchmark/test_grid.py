@@ -170,3 +170,16 @@ def test_a_baseline_names_its_grid_file_relative_to_the_working_directory(tmp_pa
     monkeypatch.chdir(tmp_path)
     assert portable_grid(str(tmp_path / "grids" / "g.toml")) == "grids/g.toml"
     assert portable_grid("quick") == "quick"
+
+
+def test_cws_stop_at_budget_is_part_of_the_cell_key():
+    """It changes the stored examples (their AUC and sizes), so a store never mixes the two."""
+    from dfbench.benchmark.grid import parse_grid
+
+    doc = {"data": {"dataset": "mini"}, "detectors": [{"name": "test_tiny_cnn"}],
+           "attacks": [{"name": "cw", "eps": [0.5], "steps": 5}]}
+    plain = parse_grid(doc)
+    stop = parse_grid({**doc, "attacks": [{**doc["attacks"][0], "stop_at_budget": True}]})
+    assert plain.cells()[0].key(plain, "w", "d") != stop.cells()[0].key(stop, "w", "d")
+    with pytest.raises(ConfigError, match="stop_at_budget"):
+        parse_grid({**doc, "attacks": [{**doc["attacks"][0], "stop_at_budget": True, "backend": "foolbox"}]})

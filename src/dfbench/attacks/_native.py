@@ -134,9 +134,10 @@ def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_s
     """Unbounded CW-L2: the smallest-L2 adversarial found per sample, or ``x`` where none.
 
     Minimizes ``||x' - x||_2^2 + c * max(margin(x'), -confidence)`` over ``x' = (tanh(w)+1)/2``
-    with Adam, and binary-searches ``c`` per sample. Early exit: a sample whose best example lies
-    within ``stop_below`` (a grid's smallest budget) is searched no further, since it counts as broken
-    at every budget whatever smaller example a longer search would find. Shape: ``(N, ...)`` -> like ``x``.
+    with Adam, and binary-searches ``c`` per sample. Early exit: once an iterate lies within
+    ``stop_below`` (a grid's smallest budget) and clearly fools the model (:func:`~.base.fooled`), it
+    is the sample's example and the sample is searched no further: it counts as broken at every
+    budget whatever smaller example a longer search would find. Shape: ``(N, ...)`` -> like ``x``.
     """
     n = len(x)
     w0 = torch.atanh((x * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6))
@@ -145,8 +146,9 @@ def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_s
     upper = torch.full((n,), 1e10, device=x.device)
     best_l2 = torch.full((n,), float("inf"), device=x.device)
     best = x.clone()
+    settled = torch.zeros(n, dtype=torch.bool, device=x.device)
     for _ in range(binary_search_steps):
-        idx = (best_l2 > stop_below).nonzero().squeeze(1)
+        idx = (~settled).nonzero().squeeze(1)
         if not len(idx):
             break
         w = w0[idx].clone().requires_grad_(True)
@@ -155,7 +157,8 @@ def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_s
         for _ in range(steps):
             x_adv = (torch.tanh(w) + 1) / 2
             l2sq = (x_adv - x[idx]).flatten(1).pow(2).sum(1)
-            m = margin(model(x_adv), y[idx])
+            logits = model(x_adv)
+            m = margin(logits, y[idx])
             loss = (l2sq + const[idx] * (m + confidence).clamp_min(0)).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -166,7 +169,11 @@ def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_s
                 best_l2[idx[better]] = l2[better]
                 best[idx[better]] = x_adv.detach()[better]
                 found[idx[m < 0]] = True
-                keep = best_l2[idx] > stop_below
+                done = fooled(logits, y[idx], model) & (l2 <= stop_below)
+                best_l2[idx[done]] = l2[done]
+                best[idx[done]] = x_adv.detach()[done]
+                settled[idx[done]] = True
+                keep = ~done
             if not keep.all():
                 if not keep.any():
                     break

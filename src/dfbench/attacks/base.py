@@ -219,7 +219,8 @@ def fooled(logits: Tensor, y: Tensor, model: torch.nn.Module | None = None) -> T
 @contextmanager
 def without_early_exit() -> Iterator[None]:
     """dfbench's loops keep first adversarials but attack every sample to their last step: what early
-    exit saves is measured against this (``benchmarks/early_exit.py``); the numbers are the same."""
+    exit saves is measured against this (``benchmarks/early_exit.py``); the decisions are the same (and,
+    but for CW's ``stop_at_budget``, the examples)."""
     before = _EARLY_EXIT[0]
     _EARLY_EXIT[0] = False
     try:

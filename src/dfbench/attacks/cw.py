@@ -12,9 +12,10 @@ epsilons (:meth:`CWL2.sweep`).
 Arguments: ``eps`` (L2 budget), ``steps`` (Adam steps per constant, default 100),
 ``binary_search_steps`` (default 5; torchattacks has no binary search: 1, at ``initial_const``),
 ``lr`` (default 0.01), ``confidence`` (kappa, default 0), ``initial_const`` (default 0.1),
-``stop_at_budget`` (native backend only, its default: a sample's search stops once its example lies within
-the smallest budget, where no count can change any more; its stored example, and so the cell's
-perturbation sizes, are then the first found there rather than the smallest: false searches on),
+``stop_at_budget`` (default false; native backend only: a sample's search stops at the first iterate
+that lies within the smallest budget and clearly fools the detector, after which no budget's count
+can change; the cell's accuracies are those of the full search, but its stored examples, and so
+its scores' AUC and perturbation sizes, are that first iterate rather than the smallest found),
 ``backend`` ("native" | "torchattacks" | "art" | "foolbox"; ART is 6-8x slower: a numpy
 line search).
 
@@ -47,7 +48,7 @@ class CWL2(Attack):
 
     def __init__(self, *, eps: float, norm: str = "l2", backend: str = "native", seed: int = 0, steps: int = 100,
                  binary_search_steps: int | None = None, lr: float = 0.01, confidence: float = 0.0,
-                 initial_const: float = 0.1, stop_at_budget: bool | None = None) -> None:
+                 initial_const: float = 0.1, stop_at_budget: bool = False) -> None:
         super().__init__(eps=eps, norm=norm, backend=backend, seed=seed)
         if binary_search_steps is None:
             binary_search_steps = 1 if backend == "torchattacks" else 5
@@ -59,8 +60,6 @@ class CWL2(Attack):
             raise ValueError("lr and initial_const must be > 0 and confidence >= 0")
         self.steps, self.binary_search_steps = int(steps), int(binary_search_steps)
         self.lr, self.confidence, self.initial_const = float(lr), float(confidence), float(initial_const)
-        if stop_at_budget is None:
-            stop_at_budget = backend == "native"
         if not isinstance(stop_at_budget, bool):
             raise ValueError(f"stop_at_budget must be true or false, got {stop_at_budget!r}")
         if stop_at_budget and backend != "native":
@@ -73,7 +72,7 @@ class CWL2(Attack):
     def params(self) -> dict[str, Any]:
         return {"steps": self.steps, "binary_search_steps": self.binary_search_steps, "lr": self.lr,
                 "confidence": self.confidence, "initial_const": self.initial_const,
-                "stop_at_budget": self.stop_at_budget}
+                **({"stop_at_budget": True} if self.stop_at_budget else {})}
 
     def minimum_norm(self, detector: Detector, x: Tensor, y: Tensor, smallest_budget: float = -1.0) -> Tensor:
         """The backend's unbounded CW example (or ``x`` where it found none). With ``stop_at_budget``
@@ -89,7 +88,7 @@ class CWL2(Attack):
 
     def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
         """``x_adv`` for each eps from one CW run (its counts do not depend on which eps it ran for)."""
-        x_cw = self.minimum_norm(detector, x, y, min(eps_values)).detach()
+        x_cw = self.minimum_norm(detector, x, y, min((e for e in eps_values if e > 0), default=-1.0)).detach()
         return [self._at_budget(detector, x, y, x_cw, eps) for eps in eps_values]
 
     @staticmethod
