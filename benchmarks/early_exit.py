@@ -8,7 +8,7 @@ on one of the grid's detectors (``--detector``, its index in the grid; 0: custom
 trained), undefended: gradient and forward sample passes, wall time, and the number of
 samples whose decision differs (expected 0).
 
-    .venv/bin/python benchmarks/early_exit.py [--grid full] [--samples 160] [--detector 0]
+    .venv/bin/python benchmarks/early_exit.py [--grid full] [--samples 160] [--detector 0] [--only cw,pgd]
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--grid", default="full")
     p.add_argument("--samples", type=int, default=160)
     p.add_argument("--detector", type=int, default=0, help="index of the detector in the grid's list")
+    p.add_argument("--only", default="", help="comma-separated attack names (default: every entry)")
     args = p.parse_args()
     grid = load_grid(args.grid)
     spec = grid.detectors[args.detector]
@@ -64,7 +65,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0.0, 0.0]
     for spec in grid.attacks:
-        if spec.name == "transfer":
+        if spec.name == "transfer" or (args.only and spec.name not in args.only.split(",")):
             continue
         fast = run(spec, det, x, y)
         with without_early_exit():
