@@ -58,8 +58,9 @@ class GridEstimate:
         """The estimate as text: training per detector, then each view, then the total."""
         out = [f"{label}: {f'training about {s / 60:.1f} min' if s else 'checkpoint cached'}"
                for label, s in self.training.items()]
-        out += [f"{v.detector:>24} {v.view:<40} {v.cells:4d} cells {v.jobs:4d} jobs  about {v.seconds / 60:6.1f} min"
-                for v in self.views]
+        wide = max((len(v.detector) for v in self.views), default=0), max((len(v.view) for v in self.views), default=0)
+        out += [f"{v.detector:>{wide[0]}} {v.view:<{wide[1]}} {v.cells:4d} cells {v.jobs:4d} jobs  about "
+                f"{v.seconds / 60:6.1f} min" for v in self.views]  # columns as wide as the longest name
         cells, jobs = sum(v.cells for v in self.views), sum(v.jobs for v in self.views)
         out.append(f"{self.grid}: {cells} cells in {jobs} jobs, about {self.total / 60:.1f} min on {self.device} "
                    f"(training {sum(self.training.values()) / 60:.1f} min; an upper bound where attacks or training "
