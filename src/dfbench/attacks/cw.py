@@ -76,8 +76,8 @@ class CWL2(Attack):
 
     def minimum_norm(self, detector: Detector, x: Tensor, y: Tensor, smallest_budget: float = -1.0) -> Tensor:
         """The backend's unbounded CW example (or ``x`` where it found none). With ``stop_at_budget``
-        and early exit on for ``detector``, dfbench's loop stops searching a sample once its example
-        lies within ``smallest_budget``: no budget's count can change after that."""
+        and early exit on for ``detector``, dfbench's loop stops searching a sample at an iterate that
+        lies within ``smallest_budget`` and clearly fools: no budget's count can change after that."""
         stopping = self.stop_at_budget and self.early_exit(detector)["early_exit"]
         stop = {"stop_below": smallest_budget} if stopping else {}
         return BACKENDS[self.backend](detector, x, y, steps=self.steps, binary_search_steps=self.binary_search_steps,
