@@ -17,9 +17,10 @@ import pytest
 
 from tests.conftest import tiny_grid
 
-# torchattacks' PGD runs every step: dfbench's own loop stops early where the tiny detector is fooled
-# at once, which can end the "long" run before it is interrupted
-LONG_GRID = tiny_grid("long", '[[attacks]]\nname = "pgd"\nbackend = "torchattacks"\nsteps = 3000\n'
+# Never meant to finish (every test interrupts it): torchattacks' PGD runs every one of its steps,
+# where dfbench's own loop stops early once the tiny detector is fooled, which ended a 3000-step run
+# before the interrupt on a fresh clone
+LONG_GRID = tiny_grid("long", '[[attacks]]\nname = "pgd"\nbackend = "torchattacks"\nsteps = 100000\n'
                               'eps = ["1/255", "2/255", "3/255", "4/255", "5/255", "6/255"]\n', batch_size=48)
 
 
