@@ -104,6 +104,8 @@ def test_an_attack_that_breaks_its_budget_is_caught(trained_tiny, batch):
     (dict(name="cw", eps=0.1, norm="linf"), "supports norms l2"),
     (dict(name="apgd", eps=0.1, backend="art"), "has backends torchattacks"),
     (dict(name="pgd", eps=0.1, loss="margin"), "native backend only"),
+    (dict(name="pgd", eps=0.1, schedule="cosine"), "native backend only"),
+    (dict(name="pgd", eps=0.1, backend="native", schedule="linear"), "schedule must be one of constant, cosine"),
     (dict(name="square", eps=0.1, n_queries=0), "n_queries"),
     (dict(name="transfer", eps=0.1, surrogate="nope"), "unknown detector 'nope'"),
     (dict(name="transfer", eps=0.1, surrogate="test_tiny_cnn", base="square"), "white-box"),

@@ -5,6 +5,8 @@ exit, takes no further steps: the decisions must be those of the same loop run t
 that keeps first adversarials too), with fewer gradient passes.
 """
 
+import math
+
 import pytest
 import torch
 
@@ -81,6 +83,31 @@ def test_first_adversarial_pgd_matches_a_hand_written_loop(trained_cnn, data):
     expected = torch.where(found.view(-1, 1, 1, 1), first, ref)
     assert found.float().mean() > 0.3
     assert torch.allclose(ours, expected, atol=1e-6)
+
+
+def test_cosine_schedule_matches_a_hand_written_loop(trained_cnn, data):
+    """Margin PGD whose step anneals from 2 eps to 0 (``schedule="cosine"``), run to the end (no first
+    adversarial kept): the last iterate of a loop written here from the same start."""
+    (x, y), det = data, trained_cnn.detector
+    eps, steps = 2 / 255, 6
+    shifted = AtThreshold.wrap(det)
+    torch.manual_seed(3)
+    ours = _native.pgd(shifted, x, y, eps=eps, norm="linf", alpha=2 * eps, steps=steps, random_start=True,
+                       loss="margin", schedule="cosine", first_adversarial=False)
+    torch.manual_seed(3)
+    ref = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+    for t in range(steps):
+        ref.requires_grad_(True)
+        z = shifted(ref)
+        margin = (z.gather(1, y[:, None]) - z.gather(1, (1 - y)[:, None])).sum()
+        grad, = torch.autograd.grad(-margin, ref)
+        size = 2 * eps * (1 + math.cos(math.pi * t / steps)) / 2  # 2 eps, ..., 2 eps (1 + cos(5 pi / 6)) / 2
+        ref = torch.min(torch.max(ref.detach() + size * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    assert (decisions(det, ours) != y).float().mean() > 0.3
+    assert torch.allclose(ours, ref, atol=1e-6)
+    attack = create_attack("pgd", eps=eps, backend="native", loss="margin", schedule="cosine", steps=steps)
+    assert attack.alpha == 2 * eps and attack.params()["schedule"] == "cosine"
+    assert "schedule" not in create_attack("pgd", eps=eps, backend="native").params()  # old cell keys kept
 
 
 @pytest.mark.parametrize("norm,eps", [("linf", 2 / 255), ("linf", 8 / 255), ("l2", 0.5)])

@@ -7,6 +7,7 @@ CW-L2: Carlini & Wagner, "Towards Evaluating the Robustness of Neural Networks",
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -74,9 +75,12 @@ def random_point(x: Tensor, eps: float, norm: str) -> Tensor:
 
 
 def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha: float, steps: int,
-        random_start: bool, loss: str = "ce", restarts: int = 1, first_adversarial: bool = True,
-        early_exit: bool = True) -> Tensor:
+        random_start: bool, loss: str = "ce", restarts: int = 1, schedule: str = "constant",
+        first_adversarial: bool = True, early_exit: bool = True) -> Tensor:
     """Untargeted PGD maximizing cross-entropy (or minimizing the logit margin), with restarts.
+
+    The step is ``alpha`` throughout (``schedule="constant"``) or cosine-annealed from ``alpha``
+    towards 0 over the steps (``"cosine"``: step ``t`` of ``T`` is ``alpha (1 + cos(pi t / T)) / 2``).
 
     With ``first_adversarial`` (AutoAttack's rule) a sample's first fooling iterate is returned and,
     with ``early_exit``, it takes no further steps; otherwise the last iterate is returned.
@@ -85,8 +89,8 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
     Shape: ``x`` ``(N, ...)`` in [0, 1], ``y`` ``(N,)`` -> ``x_adv`` like ``x``.
     """
     return with_restarts(lambda xs, ys: _pgd_run(model, xs, ys, eps=eps, norm=norm, alpha=alpha, steps=steps,
-                                                 start=random_start, loss=loss, first=first_adversarial,
-                                                 early_exit=early_exit), x, y, restarts)
+                                                 start=random_start, loss=loss, schedule=schedule,
+                                                 first=first_adversarial, early_exit=early_exit), x, y, restarts)
 
 
 def with_restarts(run: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]], x: Tensor, y: Tensor,
@@ -105,11 +109,11 @@ def with_restarts(run: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]], x: Ten
 
 
 def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha: float, steps: int,
-             start: bool, loss: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor]:
+             start: bool, loss: str, schedule: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor]:
     """One PGD run: ``(x_adv, found)``."""
     x_adv = random_point(x, eps, norm) if start and eps > 0 else x.clone()
     track = FirstAdversarial(model, x, early_exit and first)
-    for _ in range(steps):
+    for t in range(steps):
         idx = track.active()
         if not len(idx):
             break
@@ -119,7 +123,8 @@ def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, a
         with torch.no_grad():
             track.record(idx, xa, logits, y[idx])
             step = grad.sign() if norm == "linf" else grad / _flat_norm(grad)
-            x_adv[idx] = project(x[idx], xa + alpha * step, eps, norm)
+            size = alpha * (1 + math.cos(math.pi * t / steps)) / 2 if schedule == "cosine" else alpha
+            x_adv[idx] = project(x[idx], xa + size * step, eps, norm)
     if not first:
         return x_adv.detach(), track.found
     idx = track.active()
