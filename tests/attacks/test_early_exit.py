@@ -59,20 +59,24 @@ def test_a_sample_wrong_on_clean_input_is_its_own_adversarial(trained_cnn, data)
 
 
 def test_first_adversarial_pgd_matches_a_hand_written_loop(trained_cnn, data):
-    """Textbook PGD (no random start) that records each sample's first fooling iterate at the threshold."""
+    """Textbook PGD (no random start) that records each sample's first fooling iterate at the threshold
+    and, for a sample never clearly fooled, its iterate of least margin (not the last)."""
     (x, y), det = data, trained_cnn.detector
-    eps, alpha, steps = 2 / 255, 0.5 / 255, 8
+    eps, alpha, steps = 2 / 255, 2 / 255, 8  # steps as large as the ball: iterates oscillate
     ours = _native.pgd(AtThreshold.wrap(det), x, y, eps=eps, norm="linf", alpha=alpha, steps=steps,
                        random_start=False)  # aimed at the threshold, as Attack.perturb aims it
-    ref, first = x.clone(), x.clone()
+    ref, first, least_x = x.clone(), x.clone(), x.clone()
     found = torch.zeros(len(x), dtype=torch.bool)
+    least = torch.full((len(x),), float("inf"))
     shifted = AtThreshold.wrap(det)
     for step in range(steps + 1):
         with torch.no_grad():
             z = shifted(ref)  # a sample counts as fooled once its true logit trails by FOOLED_MARGIN
-            new = (z.gather(1, y[:, None]) - z.gather(1, (1 - y)[:, None])).squeeze(1) < -FOOLED_MARGIN
-            new &= ~found
+            m = (z.gather(1, y[:, None]) - z.gather(1, (1 - y)[:, None])).squeeze(1)
+            new = (m < -FOOLED_MARGIN) & ~found
+            lower = m < least
         first[new], found = ref[new], found | new
+        least_x[lower], least[lower] = ref[lower], m[lower]
         if step == steps:
             break
         ref.requires_grad_(True)
@@ -80,9 +84,20 @@ def test_first_adversarial_pgd_matches_a_hand_written_loop(trained_cnn, data):
         # softmax saturates on other samples, and a zero gradient's sign differs from a tiny one's
         grad, = torch.autograd.grad(torch.nn.functional.cross_entropy(shifted(ref), y, reduction="sum"), ref)
         ref = torch.min(torch.max(ref.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
-    expected = torch.where(found.view(-1, 1, 1, 1), first, ref)
+    expected = torch.where(found.view(-1, 1, 1, 1), first, least_x)
     assert found.float().mean() > 0.3
+    assert not torch.equal(least_x[~found], ref[~found])  # the rule matters here: some last iterates are not the least
     assert torch.allclose(ours, expected, atol=1e-6)
+
+
+def test_restarts_keep_the_run_of_least_margin_for_samples_no_run_fooled():
+    x, y = torch.zeros(3, 1), torch.zeros(3, dtype=torch.long)
+    runs = iter([  # (x_adv, found, least margin) per run, on the samples still alive
+        (torch.tensor([[1.0], [1.0], [1.0]]), torch.tensor([False, True, False]), torch.tensor([0.5, -1.0, 0.2])),
+        (torch.tensor([[2.0], [2.0]]), torch.tensor([False, False]), torch.tensor([0.1, 0.3])),
+    ])
+    out = _native.with_restarts(lambda xs, ys: next(runs), x, y, restarts=2)
+    assert out.squeeze(1).tolist() == [2.0, 1.0, 1.0]  # the second run's lower margin; the first's fool; the first's
 
 
 def test_cosine_schedule_matches_a_hand_written_loop(trained_cnn, data):

@@ -28,6 +28,26 @@ def test_the_standard_suite_is_autoattacks_members_at_full_strength():
                                                                     ("pgd", "margin"), ("square", "ce")}
     assert all(m["steps"] >= 50 for m in members if m["name"] != "square")
     assert all(m["n_queries"] == 5000 for m in members if m["name"] == "square")
+    assert any(m.get("schedule") == "cosine" for m in members)
+
+
+V1_MEMBERS = [{"name": "apgd", "backend": "native", "steps": 100},
+              {"name": "apgd", "backend": "native", "steps": 100, "loss": "margin"},
+              {"name": "pgd", "backend": "native", "steps": 50, "loss": "margin", "restarts": 3},
+              {"name": "square", "n_queries": 5000}]
+
+
+def test_standard_v2_is_v1_with_one_member_more_before_square():
+    """Every standard-v1 member runs in v2 with the same parameters and in the same place in the
+    cascade; the annealed margin PGD comes in before Square (whose seed, the grid's + its index, moves)."""
+    v2 = load_grid("standard")
+    assert v2.protocol.startswith("standard-v2@")
+    assert [(a.norm, len(a.eps)) for a in v2.attacks] == [("linf", 4), ("l2", 3)]
+    for a in v2.attacks:
+        m = a.params["attacks"]
+        assert m[:3] + m[4:] == V1_MEMBERS
+        assert m[3] == {"name": "pgd", "backend": "native", "steps": 200, "loss": "margin", "schedule": "cosine",
+                        "restarts": 2}
 
 
 @pytest.mark.parametrize("change", [
@@ -39,8 +59,11 @@ def test_the_standard_suite_is_autoattacks_members_at_full_strength():
 def test_a_grid_that_claims_a_published_protocol_must_run_it(change):
     doc = _doc("standard")
     change(doc)
-    with pytest.raises(ConfigError, match="protocol 'standard-v1' is the shipped 'standard' grid"):
+    with pytest.raises(ConfigError, match="protocol 'standard-v2' is the shipped 'standard' grid"):
         parse_grid(doc, "mine.toml")
+    old = {**_doc("standard"), "protocol": "standard-v1"}  # its numbers came from other output rules
+    with pytest.raises(ConfigError, match="protocol 'standard-v1' is retired .*ATTACK_RULES 3"):
+        parse_grid(old, "mine.toml")
 
 
 def test_the_protocol_follows_the_suite_and_data_but_not_the_detectors():
@@ -79,9 +102,9 @@ def test_evaluate_runs_the_standard_protocol_by_default():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2)).eval()
     results = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5)
-    assert results.records.protocol.str.startswith("standard-v1@").all()
+    assert results.records.protocol.str.startswith("standard-v2@").all()
     assert set(results.records.norm) == {"linf", "l2"} and len(results.records) == 7
-    assert results.entry()["protocol"].startswith("standard-v1@")
+    assert results.entry()["protocol"].startswith("standard-v2@")
     custom = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5,
                               attacks=[{"name": "fgsm", "eps": ["8/255"]}])
     assert custom.records.protocol.str.startswith("evaluate@").all()

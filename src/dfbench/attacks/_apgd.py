@@ -62,8 +62,8 @@ def _checkpoints(steps: int) -> list[int]:
 
 
 def _run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, steps: int, loss: str, first: bool,
-         early_exit: bool) -> tuple[Tensor, Tensor]:
-    """One APGD run: ``(x_adv, found)``; every state tensor is per sample, updated on the active ones."""
+         early_exit: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """One APGD run: ``(x_adv, found, least margin)``; every state tensor is per sample, updated on the active ones."""
     n = len(x)
     track = FirstAdversarial(model, x, early_exit and first)
 
@@ -112,5 +112,6 @@ def _run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, steps
             raised.zero_()
             since = 0
     if not first:
-        return x_best.detach(), track.found
-    return torch.where(_view(track.found, x), track.x_found, x_best).detach(), track.found
+        return x_best.detach(), track.found, track.least
+    # x_best, of highest loss, is the point of least margin (CE and -margin both fall with the margin)
+    return torch.where(_view(track.found, x), track.x_found, x_best).detach(), track.found, track.least

@@ -40,14 +40,18 @@ class FirstAdversarial:
     """AutoAttack's rule, per sample: the first point that fooled the model is kept, and with
     ``early_exit`` the sample is not attacked further (it cannot change a count). Samples are
     attacked independently (eval mode), so dropping one leaves the others' steps as they were.
+    A sample never clearly fooled (past ``FOOLED_MARGIN``) keeps its point of least margin, which
+    may still flip the decision by less than that margin.
 
-    ``found`` ``(N,)`` bool; ``x_found`` like ``x``; :meth:`active` the indices still attacked.
+    ``found`` ``(N,)`` bool; ``x_found`` like ``x``; ``least`` ``(N,)`` the least margin seen, at
+    ``x_least``; :meth:`active` the indices still attacked.
     """
 
     def __init__(self, model: nn.Module, x: Tensor, early_exit: bool) -> None:
         self.model = model
-        self.x_found = x.clone()
+        self.x_found, self.x_least = x.clone(), x.clone()
         self.found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        self.least = torch.full((len(x),), math.inf, device=x.device)
         self.early_exit = early_exit
 
     def active(self) -> Tensor:
@@ -59,6 +63,14 @@ class FirstAdversarial:
         new = fooled(logits, y, self.model) & ~self.found[idx]
         self.x_found[idx[new]] = x_at[new].detach()
         self.found[idx[new]] = True
+        m = margin(logits.detach(), y)
+        lower = m < self.least[idx]
+        self.x_least[idx[lower]], self.least[idx[lower]] = x_at[lower].detach(), m[lower]
+
+    def result(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(x_adv, found, least)``: the first clearly fooling point, else the point of least margin."""
+        return torch.where(self.found.view(-1, *([1] * (self.x_found.ndim - 1))), self.x_found,
+                           self.x_least), self.found, self.least
 
 
 def fgsm(model: nn.Module, x: Tensor, y: Tensor, *, eps: float) -> Tensor:
@@ -93,24 +105,27 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
                                                  first=first_adversarial, early_exit=early_exit), x, y, restarts)
 
 
-def with_restarts(run: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]], x: Tensor, y: Tensor,
+def with_restarts(run: Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]], x: Tensor, y: Tensor,
                   restarts: int) -> Tensor:
-    """``run(x, y) -> (x_adv, found)`` up to ``restarts`` times, each on the samples no earlier run fooled."""
+    """``run(x, y) -> (x_adv, found, margin)`` up to ``restarts`` times, each on the samples no earlier
+    run fooled; a sample no run fooled keeps the output of least margin over the runs."""
     out = x.clone()
     alive = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    least = torch.full((len(x),), math.inf, device=x.device)
     for _ in range(restarts):
         idx = alive.nonzero().squeeze(1)
         if not len(idx):
             break
-        x_r, found = run(x[idx], y[idx])
-        out[idx] = x_r
+        x_r, found, m = run(x[idx], y[idx])
+        keep = found | (m <= least[idx])  # ties: the later run (textbook PGD's margins are all -inf)
+        out[idx[keep]], least[idx[keep]] = x_r[keep], m[keep]
         alive[idx[found]] = False
     return out
 
 
 def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha: float, steps: int,
-             start: bool, loss: str, schedule: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor]:
-    """One PGD run: ``(x_adv, found)``."""
+             start: bool, loss: str, schedule: str, first: bool, early_exit: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """One PGD run: ``(x_adv, found, margin)``; without ``first`` the last iterate (textbook PGD)."""
     x_adv = random_point(x, eps, norm) if start and eps > 0 else x.clone()
     track = FirstAdversarial(model, x, early_exit and first)
     for t in range(steps):
@@ -126,12 +141,12 @@ def _pgd_run(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, a
             size = alpha * (1 + math.cos(math.pi * t / steps)) / 2 if schedule == "cosine" else alpha
             x_adv[idx] = project(x[idx], xa + size * step, eps, norm)
     if not first:
-        return x_adv.detach(), track.found
+        return x_adv.detach(), track.found, torch.full((len(x),), -math.inf, device=x.device)
     idx = track.active()
     if len(idx):  # the last iterate: scored once, without a gradient
         with torch.no_grad():
             track.record(idx, x_adv[idx], model(x_adv[idx]), y[idx])
-    return torch.where(track.found.view(-1, *([1] * (x.ndim - 1))), track.x_found, x_adv).detach(), track.found
+    return track.result()
 
 
 def cw_l2(model: nn.Module, x: Tensor, y: Tensor, *, steps: int, binary_search_steps: int, lr: float,

@@ -8,8 +8,10 @@ with ``protocol = "..."``; otherwise the grid's name stands in. The record's ``p
 ``<name>@<8 hex of the whole protocol>``.
 
 Published protocols are frozen by the digest of their suite (:data:`PUBLISHED`): a grid that
-calls itself ``standard-v1`` must run exactly the standard suite, and a change to the suite is a
-new version. ``tests/benchmark/test_protocol.py`` holds the shipped grids to their digests.
+calls itself ``standard-v2`` must run exactly the standard suite, and a change to the suite or to
+the rules that choose an attack's output is a new version. A retired version (:data:`RETIRED`)
+cannot be claimed: this code would not give its numbers. ``tests/benchmark/test_protocol.py``
+holds the shipped grids to their digests.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from .cells import AttackSpec
 
 # protocol name -> sha256 of its suite (suite_sha256); the shipped grid that defines it
 PUBLISHED: dict[str, tuple[str, str]] = {
-    "standard-v1": ("09855f349a5113a2311494cc51f4ba2b1d14fac55bf8bbe21f9c8ee6613cb781", "standard"),
+    "standard-v2": ("cefcf7fcd82bbe60a3a005f09d4369bdab35cc4cee2168c1504b67d09fc2071b", "standard"),
+}
+# protocols no code of this version can run, and why: their numbers rank only among themselves
+RETIRED: dict[str, str] = {
+    "standard-v1": "standard-v2 added an annealed margin PGD, and dfbench's PGD and APGD now keep a sample's "
+                   "point of least margin (ATTACK_RULES 3)",
 }
 
 
@@ -52,6 +59,9 @@ def suite_sha256(attacks: Sequence[AttackSpec], seed: int, batch_size: int, chan
 
 def check_published(name: str, attacks: Sequence[AttackSpec], seed: int, batch_size: int, where: str) -> None:
     """A grid that names a published protocol must run that protocol's suite, else a one-line ConfigError."""
+    if name in RETIRED:
+        raise ConfigError(f"{where}: protocol {name!r} is retired ({RETIRED[name]}); its numbers rank only among "
+                          "themselves: name another, or 'standard-v2' with the shipped 'standard' grid's suite")
     if name in PUBLISHED and suite_sha256(attacks, seed, batch_size) != PUBLISHED[name][0]:
         raise ConfigError(f"{where}: protocol {name!r} is the shipped '{PUBLISHED[name][1]}' grid's attack suite, "
                           "seed and batch size, frozen; this grid changes them: drop 'protocol' or name another")
