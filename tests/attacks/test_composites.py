@@ -89,6 +89,32 @@ def test_worst_case_is_at_most_every_member(trained_cnn, data):
         assert (worst <= member).all()
 
 
+class MeanScore(torch.nn.Module):
+    """Two logits ``(0, 100 (mean pixel - 0.5))``: the margin of a real image is set by its mean."""
+
+    def forward(self, x):
+        s = 100 * (x.mean(dim=(1, 2, 3)) - 0.5)
+        return torch.stack([torch.zeros_like(s), s], dim=1)
+
+
+def test_a_sample_fooled_by_a_hair_is_left_to_the_next_members(monkeypatch):
+    """A flip by less than FOOLED_MARGIN (which another batch might not reproduce) does not end a
+    sample's attack: the next member tries it, and the example of least margin is kept."""
+    import dfbench
+
+    det = dfbench.wrap(MeanScore().eval(), input_size=4)
+    x, y = torch.full((2, 3, 4, 4), 0.45), torch.zeros(2, dtype=torch.long)  # real, margin 5
+    attack = create_attack("worst_case", eps=0.2, attacks=MEMBERS[:2])
+    seen = []
+    first = torch.stack([torch.full((3, 4, 4), 0.500001), torch.full((3, 4, 4), 0.6)])  # margins -1e-4 and -10
+    last = torch.full((1, 3, 4, 4), 0.55)  # margin -5
+    monkeypatch.setattr(attack.members[0], "perturb", lambda d, xs, ys: first[: len(xs)].clone())
+    monkeypatch.setattr(attack.members[1], "perturb", lambda d, xs, ys: seen.append(len(xs)) or last.clone())
+    out = attack.perturb(det, x, y)
+    assert seen == [1]  # only the sample fooled by a hair went on to the second member
+    assert torch.allclose(out[0], last[0]) and torch.allclose(out[1], first[1])
+
+
 def test_sweep_order_of_eps_does_not_matter(trained_cnn, data):
     (x, y), det = data, trained_cnn.detector
     attack = create_attack("worst_case", eps=EPS[0], attacks=MEMBERS)

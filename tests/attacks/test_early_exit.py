@@ -100,6 +100,26 @@ def test_restarts_keep_the_run_of_least_margin_for_samples_no_run_fooled():
     assert out.squeeze(1).tolist() == [2.0, 1.0, 1.0]  # the second run's lower margin; the first's fool; the first's
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
+def test_native_loops_take_logits_of_any_float_dtype(dtype):
+    """A wrapped model's logits pass through as they are: the least-margin record must not care."""
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)).to(dtype).eval()
+    det = dfbench.wrap(torch.nn.Sequential(_Cast(dtype), net), input_size=8)
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1])
+    for name, kw in [("apgd", {}), ("pgd", {"loss": "margin", "restarts": 2})]:
+        x_adv = create_attack(name, eps=2 / 255, backend="native", steps=3, **kw).perturb(det, x, y)
+        assert x_adv.dtype == x.dtype and (x_adv - x).abs().max() <= 2 / 255 + 1e-6
+
+
+class _Cast(torch.nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.to(self.dtype)
+
+
 def test_cosine_schedule_matches_a_hand_written_loop(trained_cnn, data):
     """Margin PGD whose step anneals from 2 eps to 0 (``schedule="cosine"``), run to the end (no first
     adversarial kept): the last iterate of a loop written here from the same start."""

@@ -65,7 +65,7 @@ class FirstAdversarial:
         self.found[idx[new]] = True
         m = margin(logits.detach(), y)
         lower = m < self.least[idx]
-        self.x_least[idx[lower]], self.least[idx[lower]] = x_at[lower].detach(), m[lower]
+        self.x_least[idx[lower]], self.least[idx[lower]] = x_at[lower].detach(), m[lower].to(self.least.dtype)
 
     def result(self) -> tuple[Tensor, Tensor, Tensor]:
         """``(x_adv, found, least)``: the first clearly fooling point, else the point of least margin."""
@@ -94,8 +94,9 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, alpha:
     The step is ``alpha`` throughout (``schedule="constant"``) or cosine-annealed from ``alpha``
     towards 0 over the steps (``"cosine"``: step ``t`` of ``T`` is ``alpha (1 + cos(pi t / T)) / 2``).
 
-    With ``first_adversarial`` (AutoAttack's rule) a sample's first fooling iterate is returned and,
-    with ``early_exit``, it takes no further steps; otherwise the last iterate is returned.
+    With ``first_adversarial`` (AutoAttack's rule) a sample's first clearly fooling iterate is returned
+    and, with ``early_exit``, it takes no further steps; a sample never clearly fooled gets its iterate
+    of least margin. Without it, the last iterate is returned.
     Restarts attack only the samples no earlier start fooled.
 
     Shape: ``x`` ``(N, ...)`` in [0, 1], ``y`` ``(N,)`` -> ``x_adv`` like ``x``.

@@ -26,7 +26,8 @@ BUDGET_TOLERANCE = 1e-5
 # How every attack's output is chosen, part of each cell's key: a change here is a change of numbers.
 # 2: AutoAttack's rule (a sample already fooled keeps its first adversarial); 1 (absent): last iterates.
 # 3: and in dfbench's PGD and APGD a sample never clearly fooled keeps its point of least margin over
-#    every iterate and restart (2: PGD's last iterate, the last restart's), which may flip the decision.
+#    every iterate and restart (2: PGD's last iterate, the last restart's), which may flip the decision;
+#    the worst-case cascade keeps the least-margin example and drops only clearly fooled samples.
 ATTACK_RULES = 3
 _EARLY_EXIT = [True]  # switched off only to measure what early exit saves (without_early_exit)
 FOOLED_MARGIN = 1e-2  # logits: how far past the decision a sample must be to count as already fooled

@@ -3,7 +3,7 @@
 Croce & Hein (ICML 2020) report, per sample, the worst outcome over an ensemble of diverse
 attacks. Their DLR and targeted losses need three or more classes, so for two-class
 detectors dfbench's ensemble is configured from CE and margin attacks, e.g. APGD-CE or PGD,
-CW-L2 and Square. Run as a cascade: a sample already fooled is not attacked again by the
+CW-L2 and Square. Run as a cascade: a sample already clearly fooled is not attacked again by the
 next attack, and (in :meth:`sweep`) a sample fooled at a smaller epsilon keeps that example
 at every larger epsilon. Per sample, fooled-or-not equals running every attack on every
 sample for attacks whose result on a sample does not depend on the rest of the batch
@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,8 @@ import torch
 from torch import Tensor
 
 from ..detectors.base import Detector
-from .base import Attack, AttackKind, Cost, attacks, check_budget, register_attack
+from ._native import margin
+from .base import FOOLED_MARGIN, Attack, AttackKind, AtThreshold, Cost, attacks, check_budget, register_attack
 
 
 class WorstCase(Attack):
@@ -77,19 +79,27 @@ class WorstCase(Attack):
         return self._cascade(detector, x, y, x.clone(), _correct(detector, x, y))
 
     def _cascade(self, detector: Detector, x: Tensor, y: Tensor, x_adv: Tensor, alive: Tensor) -> Tensor:
-        """Attack the ``alive`` samples with each member in turn; fooled ones drop out."""
+        """Attack the ``alive`` samples with each member in turn. A sample keeps the example of least
+        margin so far, and drops out once clearly fooled (past ``FOOLED_MARGIN``: a flip by less, which
+        the scoring pass might not reproduce, leaves it to the next members)."""
+        least = torch.full((len(x),), math.inf, device=x.device)
+        if alive.any():
+            least[alive] = _margin(detector, x_adv[alive], y[alive])
         for member in self.members:
             if not alive.any():
                 break
             idx = alive.nonzero().squeeze(1)
             out = member.perturb(detector, x[idx], y[idx])
-            x_adv[idx] = out
-            alive[idx] = _correct(detector, out, y[idx])
+            m = _margin(detector, out, y[idx])
+            lower = m < least[idx]
+            x_adv[idx[lower]], least[idx[lower]] = out[lower], m[lower]
+            alive[idx] = least[idx] >= -FOOLED_MARGIN
         return x_adv
 
     def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
-        """``x_adv`` for each eps, smallest first; a sample fooled at a smaller eps keeps that example
-        and is not attacked again (every member is monotone in eps by this rule)."""
+        """``x_adv`` for each eps, smallest first; a sample clearly fooled at a smaller eps keeps that
+        example and is not attacked again (every member is monotone in eps by this rule); one fooled
+        by less starts the next eps from its example and keeps it unless a member finds a lower margin."""
         order = sorted(range(len(eps_values)), key=lambda i: eps_values[i])
         out: list[Tensor] = [x] * len(eps_values)
         alive, x_adv = _correct(detector, x, y), x.clone()
@@ -103,6 +113,12 @@ class WorstCase(Attack):
 @torch.no_grad()
 def _correct(detector: Detector, x: Tensor, y: Tensor) -> Tensor:
     return detector.predict(x) == y
+
+
+@torch.no_grad()
+def _margin(detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+    """``(N,)`` float32: the true class's logit minus the other's, as the attacks see them (at the threshold)."""
+    return margin(AtThreshold.wrap(detector)(x), y).float()
 
 
 @register_attack("worst_case")
