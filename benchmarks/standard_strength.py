@@ -1,18 +1,22 @@
-"""Is standard-v1 strong enough to be the headline? Its worst case against an independent attack.
+"""Is the standard protocol strong enough to be the headline? Its worst case against independent attacks.
 
 For each detector (plain, PGD-adversarially trained, defensively distilled, behind JPEG-75
-attacked through BPDA) the standard suite runs as the ``standard`` grid defines it (its
-``worst_case`` entries swept over their eps). Then an attack written here, sharing no code with
-dfbench's attacks, tries every sample the suite left standing:
+attacked through BPDA) the grid's ``worst_case`` entries (by default the ``standard`` grid's,
+standard-v2) run swept over their eps. Then attacks written here, sharing no code with
+dfbench's attacks, try every sample the suite left standing:
 
-- margin PGD, 200 steps, a cosine-annealed step from 2 eps to 0, 4 random starts;
+- margin PGD, 200 steps, a cosine-annealed step from 2 eps to 0, 4 random starts (the kind of
+  attack standard-v2 added after this one found standard-v1's gap; written here apart, other seeds);
 - momentum cross-entropy PGD (MI-FGSM's normalized gradient with decay 1.0), 100 steps, 2 starts;
+- Adam on the perturbation against the margin, 300 steps, learning rate eps / 4 cut tenfold
+  after two thirds, 3 starts (no sign steps: another optimizer);
 
 each aimed at the detector's calibrated threshold and kept per sample at its first success.
-The gap per eps is the number of samples the suite called robust and the independent attack
+The gap per eps is the number of samples the suite called robust and the independent attacks
 broke: the target is 0 (the issue's: at most 1).
 
-    .venv/bin/python benchmarks/standard_strength.py [--samples 160] [--only plain,jpeg]
+    .venv/bin/python benchmarks/standard_strength.py [--samples 160] [--only plain,jpeg] [--grid standard_v1]
+    .venv/bin/python benchmarks/standard_strength.py --grid full --size 64   # the full grid's worst case
 """
 
 from __future__ import annotations
@@ -81,37 +85,73 @@ def _start(x, eps, norm, gen):
     return _project(x, x + noise * eps, eps, norm)
 
 
-def independent(model, x, y, eps, norm, seed=0):
-    """``(N,)`` bool: broken by any start of either attack (first success kept)."""
+def _margin(z, y):
+    return (z.gather(1, y[:, None]) - z.gather(1, (1 - y)[:, None])).squeeze(1)
+
+
+def _sign_pgd(model, x, y, eps, norm, gen, loss, steps, schedule):
+    """``(N,)`` bool: one sign-gradient PGD run from a random start, stopped per sample at its first success."""
+    x_adv, velocity = _start(x, eps, norm, gen), torch.zeros_like(x)
+    hit = torch.zeros(len(x), dtype=torch.bool)
+    for t in range(steps + 1):
+        x_adv.requires_grad_(True)
+        z = model(x_adv)
+        hit |= (z.argmax(1) != y).detach()
+        if t == steps or hit.all():
+            break
+        value = -_margin(z, y).sum() if loss == "margin" else F.cross_entropy(z, y, reduction="sum")
+        (g,) = torch.autograd.grad(value, x_adv)
+        with torch.no_grad():
+            if loss == "momentum":
+                velocity = velocity + g / g.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+                g = velocity
+            step = 2 * eps * (1 + math.cos(math.pi * t / steps)) / 2 if schedule == "cosine" else 2.5 * eps / steps
+            moved = _project(x, x_adv + step * _direction(g, norm), eps, norm)
+            x_adv = torch.where(hit.view(-1, 1, 1, 1), x_adv, moved).detach()
+    return hit
+
+
+def _adam(model, x, y, eps, norm, gen, steps=300):
+    """``(N,)`` bool: Adam on the perturbation against the margin, projected after every step; the
+    learning rate is eps / 4, cut tenfold after two thirds of the steps."""
+    delta = (_start(x, eps, norm, gen) - x).requires_grad_(True)
+    opt = torch.optim.Adam([delta], lr=eps / 4)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2 * steps // 3], gamma=0.1)
+    hit = torch.zeros(len(x), dtype=torch.bool)
+    for t in range(steps + 1):
+        z = model(x + delta)
+        hit |= (z.argmax(1) != y).detach()
+        if t == steps or hit.all():
+            break
+        opt.zero_grad()
+        _margin(z, y).sum().backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            delta.copy_(_project(x, x + delta, eps, norm) - x)
+    return hit
+
+
+# name -> (attack, starts): run in this order on the samples no earlier start broke
+ATTACKS = {
+    "margin PGD 200 steps, cosine step from 2 eps": (lambda *a: _sign_pgd(*a, "margin", 200, "cosine"), 4),
+    "momentum CE PGD 100 steps": (lambda *a: _sign_pgd(*a, "momentum", 100, "constant"), 2),
+    "Adam on the margin 300 steps": (_adam, 3),
+}
+
+
+def independent(model, x, y, eps, norm, seed=0, only=None):
+    """``(N,)`` bool: broken by any start of the independent attacks (or of those named in ``only``)."""
     gen = torch.Generator().manual_seed(seed)
     broken = torch.zeros(len(x), dtype=torch.bool)
-    runs = [("margin", 200, "cosine")] * 4 + [("momentum", 100, "constant")] * 2
-    for loss, steps, schedule in runs:
-        idx = (~broken).nonzero().squeeze(1)
-        if not len(idx):
-            break
-        xs, ys = x[idx], y[idx]
-        x_adv, velocity = _start(xs, eps, norm, gen), torch.zeros_like(xs)
-        hit = torch.zeros(len(idx), dtype=torch.bool)
-        for t in range(steps + 1):
-            x_adv.requires_grad_(True)
-            z = model(x_adv)
-            hit |= (z.argmax(1) != ys).detach()
-            if t == steps or hit.all():
-                break
-            if loss == "margin":
-                value = (z.gather(1, (1 - ys)[:, None]) - z.gather(1, ys[:, None])).sum()
-            else:
-                value = F.cross_entropy(z, ys, reduction="sum")
-            (g,) = torch.autograd.grad(value, x_adv)
-            with torch.no_grad():
-                if loss == "momentum":
-                    velocity = velocity + g / g.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)
-                    g = velocity
-                step = 2 * eps * (1 + math.cos(math.pi * t / steps)) / 2 if schedule == "cosine" else 2.5 * eps / steps
-                moved = _project(xs, x_adv + step * _direction(g, norm), eps, norm)
-                x_adv = torch.where(hit.view(-1, 1, 1, 1), x_adv, moved).detach()  # first success kept
-        broken[idx[hit]] = True
+    for name, (attack, starts) in ATTACKS.items():
+        if only is not None and name not in only:
+            continue
+        for _ in range(starts):
+            idx = (~broken).nonzero().squeeze(1)
+            if not len(idx):
+                return broken
+            broken[idx[attack(model, x[idx], y[idx], eps, norm, gen)]] = True
     return broken
 
 
@@ -119,15 +159,18 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--samples", type=int, default=160)
     p.add_argument("--only", default=",".join(DETECTORS))
+    p.add_argument("--grid", default="standard", help="the grid whose worst_case entries are checked")
+    p.add_argument("--size", type=int, help="every detector at this image size (default: its own above)")
     args = p.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    grid = load_grid("standard")
-    print(f"standard grid: protocol {grid.protocol}; {args.samples} test samples; independent attack on survivors")
+    grid = load_grid(args.grid)
+    print(f"{grid.name} grid: protocol {grid.protocol}; {args.samples} test samples; independent attack on survivors")
     print("| detector | norm | eps | clean | standard robust | standard + independent | gap (samples) | s standard | "
           "s independent |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.only.split(","):
         size, training, defense_spec = DETECTORS[name]
+        size = args.size or size
         trained = trained_detector("custom_cnn", "mini", size, CACHE, training=training)
         det = trained.detector.eval()
         if trained.card is not None and trained.card.val["auc"] < 0.6:
@@ -143,7 +186,7 @@ def main() -> None:
         with torch.no_grad():
             clean_ok = view(x).argmax(1) == y
         scored = defense.attach(det) if defense else det  # the real defense scores, BPDA attacks it
-        for spec in grid.attacks:
+        for spec in (a for a in grid.attacks if a.name == "worst_case"):
             start = time.perf_counter()
             attack = create_attack(spec.name, eps=spec.eps[0], norm=spec.norm, seed=0, **spec.params)
             if defense is not None:
