@@ -59,6 +59,28 @@ def test_a_dry_run_lists_cells_and_jobs_and_runs_nothing(tmp_path, cache_dir):
     assert not out.exists() and not any(empty.rglob("*.safetensors"))  # no store, no checkpoint
 
 
+TRANSFER = tiny_grid("dry-transfer", """
+[[attacks]]
+name = "transfer"
+surrogate = "test_tiny_cnn"
+surrogate_seed = 3
+steps = 2
+eps = ["8/255"]
+""")
+
+
+def test_a_dry_run_counts_the_training_of_a_transfer_surrogate(tmp_path, cache_dir):
+    grid = tmp_path / "dry.toml"
+    grid.write_text(TRANSFER)
+    fresh = CliRunner().invoke(app, ["run", "--grid", str(grid), "--dry-run", "--out", str(tmp_path / "r"),
+                                     "--cache", str(cache_dir)])
+    assert fresh.exit_code == 0, fresh.output
+    lines = fresh.output.strip().splitlines()
+    assert lines[0] == "test_tiny_cnn: checkpoint cached"
+    assert lines[1].startswith("test_tiny_cnn (surrogate, seed 3): training about ")
+    assert not any(cache_dir.rglob("*seed3*"))  # the dry run trains nothing
+
+
 def test_a_dry_run_of_a_broken_grid_fails_as_the_run_would(tmp_path):
     grid = tmp_path / "bad.toml"
     grid.write_text(tiny_grid("bad", '[[attacks]]\nname = "pgd"\nnorm = "linf"\neps = [2.0]\n'))
@@ -93,4 +115,18 @@ def test_progress_counts_training_and_every_cell_once(tmp_path):
     run_grid(grid, store, cache, again)  # cached and stored: no training, every cell already done
     assert again.total == (cells, pytest.approx(work - trained[2]))
     assert again.steps == [(cells, "already done or untrainable", pytest.approx(work - trained[2]))]
+    store.close()
+
+
+def test_progress_counts_a_surrogates_training(tmp_path, cache_dir):
+    grid = parse_grid(tomllib.loads(TRANSFER))
+    store, cache = Store(tmp_path / "r.sqlite"), tmp_path / "cache"
+    first = Recorder()
+    run_grid(grid, store, cache, first)
+    surrogate = [s for s in first.steps if s[1] == "trained surrogates"]
+    assert len(surrogate) == 1 and surrogate[0][2] > 0.3 * first.total[1]  # 20 epochs vs one 2-step cell
+    assert sum(s[2] for s in first.steps) == pytest.approx(first.total[1])
+    again = Recorder()
+    run_grid(grid, store, cache, again)  # the surrogate is cached now: nothing of it counted
+    assert [s[1] for s in again.steps] == ["already done or untrainable"]
     store.close()

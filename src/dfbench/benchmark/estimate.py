@@ -5,7 +5,7 @@ per detector and defense view, the seconds per sample of a forward pass and of a
 backward pass to the input (on untrained weights of the same architecture: time does not depend
 on the weights). Each job's estimate is its attack's declared passes (:meth:`Attack.cost`) times
 those, plus scoring; training, where no checkpoint is cached, is the epochs times the train and
-validation passes (adversarial training and distillation included). Estimates are upper bounds
+validation passes (adversarial training, distillation and transfer surrogates included). Estimates are upper bounds
 where an attack or training stops early (cascades, early stopping).
 """
 
@@ -26,7 +26,7 @@ from ..detectors.per_frame import for_modality
 from ..device import place, to_device
 from .grid import Grid
 from .prepare import load_data
-from .workload import Passes, grid_training, unit_passes
+from .workload import Passes, grid_training, surrogate_training, unit_passes
 
 PROBE_BATCH = 64  # at most; the grid's batch when smaller (per-sample time depends on the batch)
 
@@ -113,4 +113,11 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
             mode = ('channel-aware' if defense and defense.channel else 'adaptive') if adaptive else 'naive'
             name = f"{defense.name} ({mode})" if defense else "undefended"
             views.append(ViewEstimate(label, name, sum(len(u) for u in units), len(units), seconds))
+    for (name, seed), passes in surrogate_training(grid, cache_dir, data).items():  # transfer attacks' surrogates
+        seconds = 0.0
+        if passes.work:
+            surrogate = create_detector(name, input_size=(grid.image_size, grid.image_size))
+            place(surrogate, device).eval()
+            seconds = _seconds(passes, _per_sample(surrogate, probe, True), _per_sample(surrogate, probe, False))
+        training[f"{name} (surrogate, seed {seed})"] = seconds
     return GridEstimate(views, training, grid.name, str(device))

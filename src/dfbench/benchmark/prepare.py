@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..train.trained import Trained, detector_fingerprint, trained_detector
 from .cells import DetectorSpec
 from .grid import Grid
-from .workload import Passes, Progress, grid_training, unit_passes
+from .workload import Passes, Progress, grid_training, surrogate_seed, surrogate_training, unit_passes
 
 log = logging.getLogger(__name__)
 # what a broken detector or attack raises: its cells fail, the grid goes on
@@ -96,7 +96,7 @@ class Surrogates:
         self._loaded: dict[tuple[str, int], Detector] = {}
 
     def __call__(self, name: str, params: dict[str, Any]) -> Detector:
-        seed = int(params.get("seed", self.grid.seed + 1))
+        seed = surrogate_seed(self.grid, params)
         if (name, seed) not in self._loaded:
             trained = load_trained(self.grid, DetectorSpec(name), self.cache_dir, self.data, self.train_device, seed)
             place(trained.detector, self.device)
@@ -127,6 +127,7 @@ class Prepared:
     trained: dict[str, Trained] = field(default_factory=dict)  # repr(DetectorSpec) -> its detector
     untrainable: dict[str, str] = field(default_factory=dict)  # repr(DetectorSpec) -> why it failed
     cells_work: float = 0.0  # every cell's work (workload.Passes.work), for the progress
+    surrogates_work: float = 0.0  # training the surrogates that are not cached (train_surrogates)
 
 
 def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.device("cpu"),
@@ -143,7 +144,9 @@ def load_for_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
     training = {repr(s): Passes() if s.name in given else grid_training(grid, s, cache_dir, data)
                 for s in grid.detectors}
     prepared.cells_work = sum(unit_passes(u, prepared.n_samples).work for s in grid.detectors for u in grid.units(s))
-    progress.start(len(grid.cells()), sum((p.work for p in training.values()), prepared.cells_work))
+    prepared.surrogates_work = sum(p.work for p in surrogate_training(grid, cache_dir, data).values())
+    progress.start(len(grid.cells()), sum((p.work for p in training.values()),
+                                          prepared.cells_work + prepared.surrogates_work))
     for spec in grid.detectors:
         if spec.name in given:
             prepared.trained[repr(spec)] = given[spec.name]

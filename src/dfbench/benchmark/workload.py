@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..attacks import create_attack
 from ..data.base import ImageDataset
+from ..detectors import Detector, create_detector
 from ..train.fit import TrainConfig
 from ..train.trained import checkpoint_location, training_config
 from .cells import Cell, DetectorSpec
@@ -57,11 +58,13 @@ def training_passes(config: TrainConfig, data: ImageDataset) -> Passes:
     return Passes(times * len(data["train"]) * (1 + adv), times * len(data["val"]))
 
 
-def needs_training(grid: Grid, spec: DetectorSpec, cache_dir: Path) -> bool:
-    """No weights file given and no cached checkpoint for this detector on this grid's data."""
+def needs_training(grid: Grid, spec: DetectorSpec, cache_dir: Path, seed: int | None = None) -> bool:
+    """No weights file given and no cached checkpoint for this detector on this grid's data (from
+    the grid's seed, or ``seed``)."""
     if spec.weights:
         return False
-    path = checkpoint_location(spec.name, grid.dataset, grid.image_size, cache_dir, grid.seed, None, spec.training,
+    seed = grid.seed if seed is None else seed
+    path = checkpoint_location(spec.name, grid.dataset, grid.image_size, cache_dir, seed, None, spec.training,
                                grid.data_params, spec.source_sha256, **spec.params)
     return not path.exists()
 
@@ -71,6 +74,34 @@ def grid_training(grid: Grid, spec: DetectorSpec, cache_dir: Path, data: ImageDa
     if not needs_training(grid, spec, cache_dir):
         return Passes()
     return training_passes(training_config(spec.training, grid.seed), data)
+
+
+def surrogate_seed(grid: Grid, params: dict) -> int:
+    """A surrogate's training seed: its own, else the grid's + 1 (never the very checkpoint of a target)."""
+    return int(params.get("seed", grid.seed + 1))
+
+
+def surrogates_wanted(grid: Grid) -> dict[tuple[str, int], Detector]:
+    """(name, seed) -> an untrained instance, for every surrogate the grid's attacks ask for
+    (:meth:`Attack.prepare`, as :func:`prepare.train_surrogates` asks)."""
+    wanted: dict[tuple[str, int], Detector] = {}
+
+    def resolve(name: str, params: dict) -> Detector:
+        key = name, surrogate_seed(grid, params)
+        if key not in wanted:
+            wanted[key] = create_detector(name, input_size=(grid.image_size, grid.image_size))
+        return wanted[key]
+
+    for a in grid.attacks:
+        create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params).prepare(resolve)
+    return wanted
+
+
+def surrogate_training(grid: Grid, cache_dir: Path, data: ImageDataset) -> dict[tuple[str, int], Passes]:
+    """What training each of the grid's surrogates costs, per (name, seed): nothing where cached."""
+    return {(name, seed): training_passes(training_config({}, seed), data)
+            if needs_training(grid, DetectorSpec(name), cache_dir, seed) else Passes()
+            for name, seed in surrogates_wanted(grid)}
 
 
 class Progress:
