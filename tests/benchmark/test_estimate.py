@@ -81,6 +81,16 @@ def test_a_dry_run_counts_the_training_of_a_transfer_surrogate(tmp_path, cache_d
     assert not any(cache_dir.rglob("*seed3*"))  # the dry run trains nothing
 
 
+def test_a_dry_run_probes_an_image_surrogate_of_a_video_grid_frame_by_frame(tmp_path):
+    grid = tmp_path / "video.toml"
+    grid.write_text(TRANSFER.replace('dataset = "mini"', 'dataset = "mini_video"\nframes = 2')
+                    .replace('name = "test_tiny_cnn"', 'name = "test_tiny_video"', 1))
+    dry = CliRunner().invoke(app, ["run", "--grid", str(grid), "--dry-run", "--out", str(tmp_path / "r"),
+                                   "--cache", str(tmp_path / "cache")])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines()[1].startswith("test_tiny_cnn (surrogate, seed 3): training about ")
+
+
 def test_a_dry_run_of_a_broken_grid_fails_as_the_run_would(tmp_path):
     grid = tmp_path / "bad.toml"
     grid.write_text(tiny_grid("bad", '[[attacks]]\nname = "pgd"\nnorm = "linf"\neps = [2.0]\n'))
@@ -118,7 +128,7 @@ def test_progress_counts_training_and_every_cell_once(tmp_path):
     store.close()
 
 
-def test_progress_counts_a_surrogates_training(tmp_path, cache_dir):
+def test_progress_counts_a_surrogates_training(tmp_path):
     grid = parse_grid(tomllib.loads(TRANSFER))
     store, cache = Store(tmp_path / "r.sqlite"), tmp_path / "cache"
     first = Recorder()

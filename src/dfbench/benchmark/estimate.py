@@ -11,6 +11,7 @@ where an attack or training stops early (cascades, early stopping).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,10 @@ from ..detectors.from_file import register_model
 from ..detectors.per_frame import for_modality
 from ..device import place, to_device
 from .grid import Grid
-from .prepare import load_data
+from .prepare import CELL_ERRORS, load_data
 from .workload import Passes, grid_training, surrogate_training, unit_passes
+
+log = logging.getLogger(__name__)
 
 PROBE_BATCH = 64  # at most; the grid's batch when smaller (per-sample time depends on the batch)
 
@@ -93,11 +96,10 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
     data = load_data(grid)
     split = data[grid.split].head(grid.max_samples)
     n, probe = len(split), to_device(split.images[:min(PROBE_BATCH, grid.batch_size)], device)
-    views, training = [], {}
+    views, training, size = [], {}, (grid.image_size, grid.image_size)
     for spec in grid.detectors:
         if spec.source:
             register_model(spec.source)
-        size = (grid.image_size, grid.image_size)
         detector = for_modality(create_detector(spec.name, input_size=size, **spec.params), data.modality, spec.name)
         place(detector, device).eval()
         grad, fwd = _per_sample(detector, probe, True), _per_sample(detector, probe, False)
@@ -116,8 +118,12 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
     for (name, seed), passes in surrogate_training(grid, cache_dir, data).items():  # transfer attacks' surrogates
         seconds = 0.0
         if passes.work:
-            surrogate = create_detector(name, input_size=(grid.image_size, grid.image_size))
-            place(surrogate, device).eval()
-            seconds = _seconds(passes, _per_sample(surrogate, probe, True), _per_sample(surrogate, probe, False))
+            try:
+                surrogate = for_modality(create_detector(name, input_size=size), data.modality, name)
+            except CELL_ERRORS as exc:  # its cells will fail with the reason; the rest still runs
+                log.warning("surrogate %s cannot be built: %s", name, exc)
+            else:
+                place(surrogate, device).eval()
+                seconds = _seconds(passes, _per_sample(surrogate, probe, True), _per_sample(surrogate, probe, False))
         training[f"{name} (surrogate, seed {seed})"] = seconds
     return GridEstimate(views, training, grid.name, str(device))

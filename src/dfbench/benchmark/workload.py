@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import Tensor
+
 from ..attacks import create_attack
 from ..data.base import ImageDataset
-from ..detectors import Detector, create_detector
+from ..detectors import Detector
 from ..train.fit import TrainConfig
 from ..train.trained import checkpoint_location, training_config
 from .cells import Cell, DetectorSpec
@@ -81,20 +83,25 @@ def surrogate_seed(grid: Grid, params: dict) -> int:
     return int(params.get("seed", grid.seed + 1))
 
 
-def surrogates_wanted(grid: Grid) -> dict[tuple[str, int], Detector]:
-    """(name, seed) -> an untrained instance, for every surrogate the grid's attacks ask for
-    (:meth:`Attack.prepare`, as :func:`prepare.train_surrogates` asks)."""
-    wanted: dict[tuple[str, int], Detector] = {}
+class _Noted(Detector):
+    """What :func:`surrogates_wanted` hands an attack for a surrogate: only its name is noted."""
 
-    def resolve(name: str, params: dict) -> Detector:
-        key = name, surrogate_seed(grid, params)
-        if key not in wanted:
-            wanted[key] = create_detector(name, input_size=(grid.image_size, grid.image_size))
-        return wanted[key]
+    def classify(self, z: Tensor) -> Tensor:
+        raise RuntimeError("a surrogate noted for the estimate cannot score")
+
+
+def surrogates_wanted(grid: Grid) -> list[tuple[str, int]]:
+    """(name, seed) of every surrogate the grid's attacks ask for in :meth:`Attack.prepare`, as
+    :func:`prepare.train_surrogates` will ask; nothing is built."""
+    wanted: dict[tuple[str, int], None] = {}
+
+    def note(name: str, params: dict) -> Detector:
+        wanted[name, surrogate_seed(grid, params)] = None
+        return _Noted()
 
     for a in grid.attacks:
-        create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params).prepare(resolve)
-    return wanted
+        create_attack(a.name, eps=a.eps[0], norm=a.norm, backend=a.backend, **a.params).prepare(note)
+    return list(wanted)
 
 
 def surrogate_training(grid: Grid, cache_dir: Path, data: ImageDataset) -> dict[tuple[str, int], Passes]:
