@@ -13,6 +13,7 @@ from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.store import Store
 from dfbench.data import create_dataset
 from dfbench.leaderboards import entries_from_store, leaderboard, transfer_matrix
+from dfbench.leaderboards.robust import clean_flags
 from dfbench.metrics.intervals import wilson
 
 
@@ -90,11 +91,13 @@ def test_worst_case_is_monotone_and_never_above_its_members(store):
 
 
 def test_leaderboard_shows_the_flags(store):
-    table = leaderboard(entries_from_store(store)).set_index("detector")
+    entries = entries_from_store(store)
+    table = leaderboard(entries).set_index("detector")
     records = store.records().set_index("detector")
-    for detector in ("custom_cnn", "test_tiny_cnn"):  # every flag of every cell and probe, once
+    for detector in ("custom_cnn", "test_tiny_cnn"):  # every flag of every cell and probe and of the clean AUC, once
         raised = {f for col in ("detector_flags", "check_flags") for v in records.loc[detector, col]
                   for f in v.split(",") if f}
+        raised |= set(clean_flags(next(e for e in entries if e["detector"] == detector)["clean"]))
         assert table.loc[detector, "flags"] == ",".join(sorted(raised))
         assert all(f"{flag}: " in table.loc[detector, "flag_details"] for flag in raised)
 

@@ -187,3 +187,29 @@ def test_a_detector_at_chance_gets_one_warning(lb_entries):
     good["clean"].update(auc=0.80, auc_ci=[0.72, 0.87])
     lines = chance_warnings([chance, chance, good])
     assert len(lines) == 1 and "0.480 [0.390, 0.570] is not distinguishable from chance" in lines[0]
+
+
+@pytest.mark.parametrize("separation, flag", [(1.5, None), (0.0, "clean_auc_at_chance"),
+                                              (-1.5, "clean_auc_below_chance")])
+def test_a_detector_at_or_below_chance_on_clean_data_is_flagged(separation, flag):
+    """The clean AUC's bootstrap interval against 0.5 (sklearn's AUC as the reference point)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from dfbench.benchmark.sanity import blocking
+    from dfbench.leaderboards.robust import clean_flags, clean_numbers
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 80)
+    scores = 1 / (1 + np.exp(-(rng.normal(size=160) + separation * (2 * labels - 1))))
+    auc = roc_auc_score(labels, scores)
+    first = pd.Series({"n_samples": 160, "clean_acc": 0.5, "clean_auc": auc, "threshold": 0.5})
+    clean = clean_numbers(first, pd.DataFrame({"idx": range(160), "clean_score": scores, "label": labels}))
+    lo, hi = clean["auc_ci"]
+    assert lo <= auc <= hi and (lo > 0.5 if flag is None else hi < 0.5 if flag.endswith("below_chance") else lo <= 0.5)
+    flags = clean_flags(clean)
+    assert list(flags) == ([flag] if flag else [])
+    if flag:
+        assert flags[flag] == [{"cell": f"clean AUC {auc:.3f} [{lo:.3f}, {hi:.3f}]", "adv_acc": None}]
+        assert blocking([flag]) == ([flag] if flag == "clean_auc_below_chance" else [])  # at chance: advisory

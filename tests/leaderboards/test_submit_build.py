@@ -7,6 +7,7 @@ import sqlite3
 
 from typer.testing import CliRunner
 
+from dfbench.benchmark.sanity import blocking
 from dfbench.cli import app
 
 runner = CliRunner()
@@ -69,10 +70,10 @@ def test_submit_names_one_entry_and_refuses_path_tricks(results, cache_dir, tmp_
         result = submit(results, root, cache_dir, "--name", trick)
         assert result.exit_code == 2 and "is not allowed" in result.output
     assert not root.exists() and not (tmp_path / "escape.json").exists()
-    clean = submit(results, root, cache_dir, "--name", "mine")  # healthy: no --allow-flags needed
+    clean = submit(results, root, cache_dir, "--name", "mine")  # no blocking flag: no --allow-flags needed
     assert clean.exit_code == 0, clean.output
     entry = json.loads((root / "mini" / "mine.json").read_text())
-    assert entry["flags"] == [] and not entry["flags_allowed"] and entry["defenses"] == ""
+    assert not blocking(entry["flags"]) and not entry["flags_allowed"] and entry["defenses"] == ""
 
 
 def test_build_writes_tables_plots_and_site(results, cache_dir, tmp_path):

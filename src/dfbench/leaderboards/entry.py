@@ -30,7 +30,7 @@ from ..metrics import ENTRY_METRICS
 from ..safe_files import read_json
 from ..train.checkpoint import verify_weights as check_weights_file
 from .rates import check_interval, check_rate, interval, number, rate
-from .robust import clean_numbers, robust_accuracy
+from .robust import clean_flags, clean_numbers, robust_accuracy
 
 SCHEMA_PATH = Path(__file__).with_name("entry.schema.json")
 SCHEMA_VERSION = 2  # 2: intervals, framing, AUC and EER under attack
@@ -122,7 +122,8 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")
         first, channel = group.iloc[0], _joined(group.channel) if group.channel.any() else ""
-        flag_details = _flag_details(group)
+        clean = clean_numbers(first, samples[samples.key.isin(group.key)])
+        flag_details = dict(sorted({**_flag_details(group), **clean_flags(clean)}.items()))
         rows = robust[(robust[ENTRY_KEYS].astype(str) == pd.Series(key, index=ENTRY_KEYS).astype(str)).all(axis=1)]
         entries.append({
             "schema_version": SCHEMA_VERSION,
@@ -139,7 +140,7 @@ def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_all
             "provenance": {"dfbench_version": _joined(group.dfbench_version), "git_sha": _joined(group.git_sha),
                            "grid": _joined(group.grid), "grid_sha256": _joined(group.grid_sha256),
                            "seeds": sorted({int(s) for s in group.seed}), "created_at": created},
-            "clean": clean_numbers(first, samples[samples.key.isin(group.key)]),
+            "clean": clean,
             "robust": [{"attack_mode": attack_mode(defenses, r.adaptive, channel), "norm": r.norm, "eps": float(r.eps),
                         "n": int(r.n), "n_robust": int(r.n_robust), **rate("robust_acc", r.n_robust, r.n),
                         "n_detected": int(r.n_detected), "n_evaded": int(r.n_evaded),

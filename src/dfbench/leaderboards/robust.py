@@ -96,3 +96,16 @@ def clean_numbers(first: pd.Series, samples: pd.DataFrame) -> dict[str, Any]:
     return {**rate("acc", correct, n), "auc": number(first.clean_auc),
             "auc_ci": interval(bootstrap_auc(scores, labels)), "eer": number(equal_error_rate(scores, labels)),
             "threshold": float(first.threshold)}
+
+
+def clean_flags(clean: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Flags of an entry's clean numbers (:func:`clean_numbers`), with what raised them:
+    ``clean_auc_at_chance`` where the clean AUC's interval holds 0.5 (the detector does not tell
+    real from fake on these samples, so its robust numbers say little of robustness; advisory),
+    ``clean_auc_below_chance`` where the interval lies below 0.5 (it ranks fakes as real: are
+    its classes swapped?)."""
+    ci = clean["auc_ci"]
+    if ci is None or ci[0] > 0.5:
+        return {}
+    flag = "clean_auc_below_chance" if ci[1] < 0.5 else "clean_auc_at_chance"
+    return {flag: [{"cell": f"clean AUC {clean['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]", "adv_acc": None}]}
