@@ -185,8 +185,11 @@ def test_a_detector_at_chance_gets_one_warning(lb_entries):
     chance, good = copy.deepcopy(lb_entries[0]), copy.deepcopy(lb_entries[0])
     chance["clean"].update(auc=0.48, auc_ci=[0.39, 0.57])
     good["clean"].update(auc=0.80, auc_ci=[0.72, 0.87])
-    lines = chance_warnings([chance, chance, good])
-    assert len(lines) == 1 and "0.480 [0.390, 0.570] is not distinguishable from chance" in lines[0]
+    inverted = copy.deepcopy(chance)
+    inverted["clean"].update(auc=0.30, auc_ci=[0.21, 0.39])
+    lines = chance_warnings([chance, chance, good, inverted])
+    assert len(lines) == 2 and "clean AUC 0.480 [0.390, 0.570] is not distinguishable from chance" in lines[0]
+    assert "clean AUC 0.300 [0.210, 0.390] lies below chance" in lines[1]
 
 
 @pytest.mark.parametrize("separation, flag", [(1.5, None), (0.0, "clean_auc_at_chance"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 from .entry import entries_from_store
+from .robust import clean_flags
 from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,19 @@ def results_tables(store: Store, out: Path) -> tuple[str, list[Path]]:
     return text, paths
 
 
+CHANCE_WHY = {"clean_auc_at_chance": "is not distinguishable from chance (0.5); its robustness numbers say little "
+                                     "about a detector",
+              "clean_auc_below_chance": "lies below chance (0.5): the detector ranks fakes as real; are its two "
+                                        "classes swapped?"}
+
+
 def chance_warnings(entries: list[dict]) -> list[str]:
-    """One line per entry whose clean AUC interval holds 0.5: a detector not told apart from chance,
-    whose robust numbers therefore say little (entries of one detector view warn once)."""
+    """One line per entry whose clean AUC interval holds 0.5 or lies below it (:func:`clean_flags`):
+    a detector not told apart from chance, or inverted (entries of one detector view warn once)."""
     lines = []
     for e in entries:
-        ci = e["clean"]["auc_ci"]
-        if ci is not None and ci[0] <= 0.5 <= ci[1]:
+        for flag, details in clean_flags(e["clean"]).items():
             via = f"via {e['channel']}" if e.get("channel") else ""
             label = " ".join(w for w in (e["detector"], e["training"], e["defenses"], via) if w)
-            lines.append(f"warning: {label}: clean AUC {e['clean']['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] is not "
-                         "distinguishable from chance (0.5); its robustness numbers say little about a detector")
+            lines.append(f"warning: {label}: {details[0]['cell']} {CHANCE_WHY[flag]}")
     return list(dict.fromkeys(lines))
