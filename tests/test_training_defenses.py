@@ -98,3 +98,70 @@ def test_distilled_logits_saturate_the_softmax(mini32):
         margin_student = (student(x)[:, 1] - student(x)[:, 0]).abs().median()
     assert margin_student > 5 * margin_plain
     assert "saturated_softmax" in probe_detector(student, x, y)
+
+
+def _small_mini(n: int = 96):
+    from dfbench.data import create_dataset
+
+    data = create_dataset("mini", image_size=32)
+    return data["train"].head(n), data["val"]
+
+
+def _margin_spread(detector, images) -> float:
+    with torch.no_grad():
+        logits = detector.eval()(images)
+    margins = logits[:, 1] - logits[:, 0]
+    return float(margins.max() - margins.min())
+
+
+def test_a_dead_network_is_trained_again_from_fresh_weights(monkeypatch, caplog):
+    """Every ReLU of a layer off (the full grid's dropout CNN-LSTM head): the output no longer depends
+    on the input and no training revives it; fit() restarts from fresh weights, and only then."""
+    import importlib
+
+    from dfbench.detectors.tiny import TinyCNN
+
+    fit_module = importlib.import_module("dfbench.train.fit")
+
+    train, val = _small_mini()
+    config = TrainConfig(epochs=3, seed=0)
+
+    def dead() -> TinyCNN:
+        torch.manual_seed(0)
+        detector = TinyCNN()
+        with torch.no_grad():
+            detector.net[2].bias.fill_(-1e3)  # the second conv's ReLU is off for every input
+        return detector
+
+    stuck = dead()
+    monkeypatch.setattr(fit_module, "RESTARTS", 0)
+    fit_module.fit(stuck, train, val, config)
+    assert _margin_spread(stuck, val.images) < fit_module.DEAD_SPREAD  # as it was: a constant classifier
+    monkeypatch.undo()
+
+    revived = dead()
+    with caplog.at_level("WARNING", logger="dfbench.train.fit"):
+        result = fit_module.fit(revived, train, val, config)
+    assert "training again from fresh weights (restart 1 of 2)" in caplog.text
+    assert _margin_spread(revived, val.images) > 100 * fit_module.DEAD_SPREAD
+    assert not any(h.get("dead") for h in result.history) and len(result.history) == 3
+
+
+def test_a_healthy_network_trains_exactly_as_without_restarts(monkeypatch, caplog):
+    import importlib
+
+    from dfbench.detectors.tiny import TinyCNN
+
+    fit_module = importlib.import_module("dfbench.train.fit")
+
+    train, val = _small_mini()
+    states = []
+    for restarts in (2, 0):
+        monkeypatch.setattr(fit_module, "RESTARTS", restarts)
+        torch.manual_seed(0)
+        detector = TinyCNN()
+        with caplog.at_level("WARNING", logger="dfbench.train.fit"):
+            fit_module.fit(detector, train, val, TrainConfig(epochs=2, seed=0))
+        states.append(detector.state_dict())
+    assert "fresh weights" not in caplog.text
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

@@ -27,6 +27,8 @@ from ..device import module_device, to_device
 from ..metrics import best_threshold, classification_metrics
 
 log = logging.getLogger(__name__)
+RESTARTS = 2  # a dead network (its output independent of its input) is trained again from fresh weights
+DEAD_SPREAD = 1e-4  # ... when its validation logit margins all lie within this
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,40 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
     """Train ``detector`` in place and return its validation metrics at the best epoch.
 
     ``train`` is a split, or a function giving a fresh draw of the train split per epoch.
-    With a ``teacher``, the targets are its soft labels at ``config.temperature``.
+    With a ``teacher``, the targets are its soft labels at ``config.temperature``. A network whose
+    output stops depending on its input (a dead layer: every unit of a ReLU off, which no more
+    training revives) is trained again from fresh weights, at most :data:`RESTARTS` times.
     """
     draw = train if callable(train) else (lambda epoch: train)
+    for restart in range(RESTARTS + 1):
+        if restart:
+            log.warning("%s: its output stopped depending on its input (a dead layer); training again from "
+                        "fresh weights (restart %d of %d)", type(detector).__name__, restart, RESTARTS)
+            _fresh_weights(detector, config.seed + restart)
+        history, best_epoch = _train(detector, draw, val, config, teacher, stop_if_dead=restart < RESTARTS)
+        if not history[-1].get("dead"):
+            break
+    detector.eval()
+    val_scores = predict_scores(detector, val.images)
+    threshold = best_threshold(val_scores, val.labels)
+    metrics = classification_metrics(val_scores, val.labels, threshold)
+    return TrainResult(epochs_run=len(history), best_epoch=best_epoch, val=metrics, threshold=threshold,
+                       history=history)
+
+
+def _fresh_weights(detector: Detector, seed: int) -> None:
+    """Every submodule's own initialisation (``reset_parameters``), drawn from ``seed``."""
+    torch.manual_seed(seed)
+    for module in detector.modules():
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
+
+
+def _train(detector: Detector, draw: Callable[[int], Split], val: Split, config: TrainConfig,
+           teacher: Detector | None, stop_if_dead: bool) -> tuple[list[dict[str, float]], int]:
+    """One training run (early-stopped, best weights loaded): its history and best epoch. With
+    ``stop_if_dead``, it stops after an epoch whose validation margins are all equal (``dead``)."""
     train = draw(0)
     torch.manual_seed(config.seed)
     g = torch.Generator().manual_seed(config.seed)
@@ -145,12 +178,16 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        val_scores = (_logits(detector, val.images) / config.temperature).softmax(1)[:, 1].clamp(1e-6, 1 - 1e-6)
+        val_logits = _logits(detector, val.images)
+        val_scores = (val_logits / config.temperature).softmax(1)[:, 1].clamp(1e-6, 1 - 1e-6)
         val_loss = F.binary_cross_entropy(val_scores, val.labels.float()).item()
         val_acc = ((val_scores >= 0.5).long() == val.labels).float().mean().item()
         sched.step(val_loss)
         history.append({"epoch": epoch, "train_loss": total / len(train), "val_loss": val_loss, "val_acc": val_acc})
         log.debug("epoch %d train_loss %.4f val_loss %.4f val_acc %.3f", epoch, total / len(train), val_loss, val_acc)
+        if stop_if_dead and _dead(val_logits):
+            history[-1]["dead"] = 1.0
+            return history, best_epoch
         if val_loss < best_loss - 1e-4:
             best_loss, best_state, best_epoch, bad = val_loss, copy.deepcopy(detector.state_dict()), epoch, 0
         else:
@@ -159,9 +196,10 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
                 break
     if best_state is not None:
         detector.load_state_dict(best_state)
-    detector.eval()
-    val_scores = predict_scores(detector, val.images)
-    threshold = best_threshold(val_scores, val.labels)
-    metrics = classification_metrics(val_scores, val.labels, threshold)
-    return TrainResult(epochs_run=len(history), best_epoch=best_epoch, val=metrics, threshold=threshold,
-                       history=history)
+    return history, best_epoch
+
+
+def _dead(logits: Tensor) -> bool:
+    """Validation logit margins ``(N, 2)`` all within :data:`DEAD_SPREAD`: the output no longer depends on the input."""
+    margins = logits[:, 1] - logits[:, 0]
+    return len(margins) > 1 and float(margins.max() - margins.min()) < DEAD_SPREAD
