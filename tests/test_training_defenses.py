@@ -142,7 +142,7 @@ def test_a_dead_network_is_trained_again_from_fresh_weights(monkeypatch, caplog)
     revived = dead()
     with caplog.at_level("WARNING", logger="dfbench.train.fit"):
         result = fit_module.fit(revived, train, val, config)
-    assert "training again from fresh weights (restart 1 of 2)" in caplog.text
+    assert "training again from fresh weights (restart 1 of 4)" in caplog.text
     assert _margin_spread(revived, val.images) > 100 * fit_module.DEAD_SPREAD
     assert not any(h.get("dead") for h in result.history) and len(result.history) == 3
 

@@ -27,7 +27,7 @@ from ..device import module_device, to_device
 from ..metrics import best_threshold, classification_metrics
 
 log = logging.getLogger(__name__)
-RESTARTS = 2  # a dead network (its output independent of its input) is trained again from fresh weights
+RESTARTS = 4  # a dead network (its output independent of its input) is trained again from fresh weights
 DEAD_SPREAD = 1e-4  # ... when its validation logit margins all lie within this
 
 
