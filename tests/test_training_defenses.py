@@ -114,17 +114,17 @@ def _margin_spread(detector, images) -> float:
     return float(margins.max() - margins.min())
 
 
-def test_a_dead_network_is_trained_again_from_fresh_weights(monkeypatch, caplog):
+def test_a_dead_network_is_trained_again_from_fresh_weights(caplog):
     """Every ReLU of a layer off (the full grid's dropout CNN-LSTM head): the output no longer depends
-    on the input and no training revives it; fit() restarts from fresh weights, and only then."""
+    on the input; fit() starts again from ``rebuild``'s weights, and never replaces a module's
+    weights without it (a user's module may be pretrained)."""
     import importlib
 
     from dfbench.detectors.tiny import TinyCNN
 
     fit_module = importlib.import_module("dfbench.train.fit")
-
     train, val = _small_mini()
-    config = TrainConfig(epochs=3, seed=0)
+    config, seeds = TrainConfig(epochs=3, seed=0), []
 
     def dead() -> TinyCNN:
         torch.manual_seed(0)
@@ -133,35 +133,36 @@ def test_a_dead_network_is_trained_again_from_fresh_weights(monkeypatch, caplog)
             detector.net[2].bias.fill_(-1e3)  # the second conv's ReLU is off for every input
         return detector
 
-    stuck = dead()
-    monkeypatch.setattr(fit_module, "RESTARTS", 0)
-    fit_module.fit(stuck, train, val, config)
-    assert _margin_spread(stuck, val.images) < fit_module.DEAD_SPREAD  # as it was: a constant classifier
-    monkeypatch.undo()
+    def rebuild(seed: int) -> TinyCNN:
+        seeds.append(seed)
+        torch.manual_seed(seed)
+        return TinyCNN()
 
+    stuck = dead()
+    result = fit_module.fit(stuck, train, val, config)
+    assert _margin_spread(stuck, val.images) < fit_module.DEAD_SPREAD and len(result.history) == 1  # kept, stopped
     revived = dead()
     with caplog.at_level("WARNING", logger="dfbench.train.fit"):
-        result = fit_module.fit(revived, train, val, config)
+        result = fit_module.fit(revived, train, val, config, rebuild=rebuild)
     assert "training again from fresh weights (restart 1 of 4)" in caplog.text
-    assert _margin_spread(revived, val.images) > 100 * fit_module.DEAD_SPREAD
-    assert not any(h.get("dead") for h in result.history) and len(result.history) == 3
+    assert seeds == [fit_module.restart_seed(0, 1)] and seeds[0] not in (0, 1)  # not another seed's first weights
+    assert _margin_spread(revived, val.images) > 100 * fit_module.DEAD_SPREAD and len(result.history) == 3
 
 
-def test_a_healthy_network_trains_exactly_as_without_restarts(monkeypatch, caplog):
+def test_a_healthy_network_trains_exactly_as_without_restarts(caplog):
     import importlib
 
     from dfbench.detectors.tiny import TinyCNN
 
     fit_module = importlib.import_module("dfbench.train.fit")
-
     train, val = _small_mini()
     states = []
-    for restarts in (2, 0):
-        monkeypatch.setattr(fit_module, "RESTARTS", restarts)
+    for rebuild in (TinyCNN, None):
         torch.manual_seed(0)
         detector = TinyCNN()
         with caplog.at_level("WARNING", logger="dfbench.train.fit"):
-            fit_module.fit(detector, train, val, TrainConfig(epochs=2, seed=0))
+            fit_module.fit(detector, train, val, TrainConfig(epochs=2, seed=0),
+                           rebuild=(lambda seed: TinyCNN()) if rebuild else None)
         states.append(detector.state_dict())
     assert "fresh weights" not in caplog.text
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

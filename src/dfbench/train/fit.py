@@ -12,6 +12,7 @@ early stopping on validation loss with the best weights kept. Two training-time 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,22 +110,25 @@ def _logits(detector: Detector, images: Tensor, batch_size: int = 128) -> Tensor
 
 
 def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
-        config: TrainConfig = TrainConfig(), teacher: Detector | None = None) -> TrainResult:
+        config: TrainConfig = TrainConfig(), teacher: Detector | None = None,
+        rebuild: Callable[[int], Detector] | None = None) -> TrainResult:
     """Train ``detector`` in place and return its validation metrics at the best epoch.
 
     ``train`` is a split, or a function giving a fresh draw of the train split per epoch.
-    With a ``teacher``, the targets are its soft labels at ``config.temperature``. A network whose
-    output stops depending on its input (a dead layer: every unit of a ReLU off, which no more
-    training revives) is trained again from fresh weights, at most :data:`RESTARTS` times.
+    With a ``teacher``, the targets are its soft labels at ``config.temperature``. With
+    ``rebuild`` (seed -> the same architecture, freshly initialised), a network whose output stops
+    depending on its input before any epoch became its best (a dead layer: every unit of a ReLU
+    off) is trained again from ``rebuild``'s weights, at most :data:`RESTARTS` times. Without it
+    (a user's module, perhaps pretrained), the weights are never replaced.
     """
     draw = train if callable(train) else (lambda epoch: train)
-    for restart in range(RESTARTS + 1):
-        if restart:
+    for restart in range(RESTARTS + 1 if rebuild else 1):
+        if restart and rebuild:
             log.warning("%s: its output stopped depending on its input (a dead layer); training again from "
                         "fresh weights (restart %d of %d)", type(detector).__name__, restart, RESTARTS)
-            _fresh_weights(detector, config.seed + restart)
-        history, best_epoch = _train(detector, draw, val, config, teacher, stop_if_dead=restart < RESTARTS)
-        if not history[-1].get("dead"):
+            detector.load_state_dict(rebuild(restart_seed(config.seed, restart)).state_dict())
+        history, best_epoch, dead = _train(detector, draw, val, config, teacher)
+        if not dead:
             break
     detector.eval()
     val_scores = predict_scores(detector, val.images)
@@ -134,19 +138,16 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
                        history=history)
 
 
-def _fresh_weights(detector: Detector, seed: int) -> None:
-    """Every submodule's own initialisation (``reset_parameters``), drawn from ``seed``."""
-    torch.manual_seed(seed)
-    for module in detector.modules():
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset):
-            reset()
+def restart_seed(seed: int, restart: int) -> int:
+    """The initialisation seed of a restart: a stream of its own, never another seed's first weights."""
+    return int(hashlib.sha256(f"dfbench restart {seed} {restart}".encode()).hexdigest()[:8], 16)
 
 
 def _train(detector: Detector, draw: Callable[[int], Split], val: Split, config: TrainConfig,
-           teacher: Detector | None, stop_if_dead: bool) -> tuple[list[dict[str, float]], int]:
-    """One training run (early-stopped, best weights loaded): its history and best epoch. With
-    ``stop_if_dead``, it stops after an epoch whose validation margins are all equal (``dead``)."""
+           teacher: Detector | None) -> tuple[list[dict[str, float]], int, bool]:
+    """One training run (early-stopped, best weights loaded): its history, its best epoch, and
+    whether it went dead (:func:`_dead`) before any epoch became its best. A dead epoch is never
+    the best; one after a live best ends the run like early stopping."""
     train = draw(0)
     torch.manual_seed(config.seed)
     g = torch.Generator().manual_seed(config.seed)
@@ -185,9 +186,10 @@ def _train(detector: Detector, draw: Callable[[int], Split], val: Split, config:
         sched.step(val_loss)
         history.append({"epoch": epoch, "train_loss": total / len(train), "val_loss": val_loss, "val_acc": val_acc})
         log.debug("epoch %d train_loss %.4f val_loss %.4f val_acc %.3f", epoch, total / len(train), val_loss, val_acc)
-        if stop_if_dead and _dead(val_logits):
-            history[-1]["dead"] = 1.0
-            return history, best_epoch
+        if _dead(val_logits):
+            if best_state is None:
+                return history, best_epoch, True
+            break
         if val_loss < best_loss - 1e-4:
             best_loss, best_state, best_epoch, bad = val_loss, copy.deepcopy(detector.state_dict()), epoch, 0
         else:
@@ -196,7 +198,7 @@ def _train(detector: Detector, draw: Callable[[int], Split], val: Split, config:
                 break
     if best_state is not None:
         detector.load_state_dict(best_state)
-    return history, best_epoch
+    return history, best_epoch, False
 
 
 def _dead(logits: Tensor) -> bool:

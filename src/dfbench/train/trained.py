@@ -45,8 +45,8 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     log.info("training %s on %s (%d train / %d val samples)%s", name, dataset, len(data["train"]), len(data["val"]),
              f", {describe_training(config)}" if describe_training(config) else "")
 
-    def fresh() -> Detector:
-        torch.manual_seed(config.seed)
+    def fresh(seed: int = config.seed) -> Detector:
+        torch.manual_seed(seed)
         return for_modality(create_detector(name, input_size=(image_size, image_size), **detector_kwargs),
                             data.modality, name).to(device or "cpu")
 
@@ -55,9 +55,9 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
     teacher = None
     if config.temperature > 1:
         teacher = fresh()
-        fit(teacher, data.train_draw or data["train"], data["val"], config)
+        fit(teacher, data.train_draw or data["train"], data["val"], config, rebuild=fresh)
     detector = fresh()
-    result = fit(detector, data.train_draw or data["train"], data["val"], config, teacher=teacher)
+    result = fit(detector, data.train_draw or data["train"], data["val"], config, teacher=teacher, rebuild=fresh)
     card = save_checkpoint(detector.inner if isinstance(detector, PerFrame) else detector, Path(out), {
         "detector": name, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
         "input_size": (image_size, image_size), "seed": config.seed, "epochs_run": result.epochs_run,
