@@ -18,7 +18,7 @@ def test_round_trip(tmp_path):
     card = save_checkpoint(a, tmp_path / "w.safetensors", _card_fields())
     b = create_detector("test_tiny_cnn")
     assert load_weights(b, tmp_path / "w.safetensors") == card.sha256
-    assert read_card(tmp_path / "w.safetensors") == card
+    assert read_card(tmp_path / "w.safetensors") == card and card.restarts == 0  # a card without it: none
     x = torch.rand(2, 3, 32, 32)
     assert torch.equal(a.eval()(x), b.eval()(x))
 

@@ -141,12 +141,14 @@ def test_a_dead_network_is_trained_again_from_fresh_weights(caplog):
     stuck = dead()
     result = fit_module.fit(stuck, train, val, config)
     assert _margin_spread(stuck, val.images) < fit_module.DEAD_SPREAD and len(result.history) == 1  # kept, stopped
+    assert result.restarts == 0
     revived = dead()
     with caplog.at_level("WARNING", logger="dfbench.train.fit"):
         result = fit_module.fit(revived, train, val, config, rebuild=rebuild)
     assert "training again from fresh weights (restart 1 of 4)" in caplog.text
     assert seeds == [fit_module.restart_seed(0, 1)] and seeds[0] not in (0, 1)  # not another seed's first weights
     assert _margin_spread(revived, val.images) > 100 * fit_module.DEAD_SPREAD and len(result.history) == 3
+    assert result.restarts == 1  # what the checkpoint card records
 
 
 def test_a_healthy_network_trains_exactly_as_without_restarts(caplog):

@@ -189,7 +189,8 @@ def train(
         training.update(adv_eps=parse_eps(eps, "--eps"), adv_ratio=adv_ratio, adv_steps=adv_steps)
     card, path = train_into_cache(detector, dataset, image_size, cache_folder(cache), seed, training, out)
     typer.echo(f"{detector}{' ' + card.training if card.training else ''}: val acc {card.val['acc']:.3f}, "
-               f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}) -> {path}")
+               f"AUC {card.val['auc']:.3f} (epoch {card.best_epoch} of {card.epochs_run}"
+               f"{f', after {card.restarts} dead starts' if card.restarts else ''}) -> {path}")
 
 
 @app.command("list")

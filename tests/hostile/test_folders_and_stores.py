@@ -124,6 +124,7 @@ CARDS = {
     "infinite_threshold": (json.dumps(CARD).replace('"threshold": 0.5', '"threshold": Infinity'), "Infinity"),
     "string_threshold": (json.dumps({**CARD, "threshold": "0.5"}), "threshold must be a number"),
     "bool_seed": (json.dumps({**CARD, "seed": True}), "seed must be an integer"),
+    "negative_restarts": (json.dumps({**CARD, "restarts": -1}), "restarts must be"),
     "huge_input_size": (json.dumps({**CARD, "input_size": [10 ** 9, 32]}), "input_size must be in"),
     "infinite_val": (json.dumps(CARD).replace('"acc": 0.5', '"acc": Infinity'), "Infinity is not a JSON number"),
     "string_val": (json.dumps({**CARD, "val": {"acc": "high"}}), "val.acc must be a number"),

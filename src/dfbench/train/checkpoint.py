@@ -45,6 +45,7 @@ class Card:
     dfbench_version: str = __version__
     training: str = ""  # a training-time defense, e.g. "pgd-at(eps=0.0314, ratio=0.5, steps=7)"
     code_fingerprint: str = ""  # the detector's code and arguments (detectors.fingerprint); "" on older cards
+    restarts: int = 0  # trainings begun again from fresh weights after a dead network; 0 on older cards
 
 
 def sha256_file(path: Path) -> str:
@@ -93,7 +94,7 @@ def read_card(path: Path) -> Card | None:
             raise TypeError("not a JSON object")
         card = Card(**{**data, "input_size": tuple(data["input_size"])})
         real(card.threshold, "threshold")  # a NaN or infinite threshold would score every sample one way
-        for key in ("seed", "epochs_run", "best_epoch"):
+        for key in ("seed", "epochs_run", "best_epoch", "restarts"):
             integer(getattr(card, key), key, lo=0)
         for size in card.input_size:
             integer(size, "input_size", lo=1, hi=1 << 16)

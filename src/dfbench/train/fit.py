@@ -62,6 +62,7 @@ class TrainResult:
     val: dict[str, float]
     threshold: float
     history: list[dict[str, float]] = field(default_factory=list)
+    restarts: int = 0  # fresh initialisations after a dead network (see fit's rebuild)
 
 
 def augment(x: Tensor, g: torch.Generator, max_shift: int = 3) -> Tensor:
@@ -135,7 +136,7 @@ def fit(detector: Detector, train: Split | Callable[[int], Split], val: Split,
     threshold = best_threshold(val_scores, val.labels)
     metrics = classification_metrics(val_scores, val.labels, threshold)
     return TrainResult(epochs_run=len(history), best_epoch=best_epoch, val=metrics, threshold=threshold,
-                       history=history)
+                       history=history, restarts=restart)
 
 
 def restart_seed(seed: int, restart: int) -> int:

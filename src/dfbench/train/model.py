@@ -61,6 +61,7 @@ def train_model(model: nn.Module | Detector, *, dataset: str = "mini", image_siz
             "detector": type(model).__name__, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
             "input_size": (int(size), int(size)), "seed": seed, "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
+            "restarts": result.restarts,
             "training": describe_training(config)})
     log.info("%s: val acc %.3f auc %.3f after %d epochs", type(model).__name__, result.val["acc"],
              result.val["auc"], result.epochs_run)

@@ -62,6 +62,7 @@ def train_detector(name: str, dataset: str, image_size: int, out: Path, config: 
         "detector": name, "dataset": dataset, "dataset_fingerprint": data.fingerprint,
         "input_size": (image_size, image_size), "seed": config.seed, "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "threshold": result.threshold, "val": result.val,
+        "restarts": result.restarts,
         "training": describe_training(config), "code_fingerprint": fingerprint,
     })
     log.debug("%s: val acc %.3f auc %.3f after %d epochs -> %s", name, result.val["acc"], result.val["auc"],
