@@ -27,7 +27,8 @@ def main() -> None:
     by_kind = records.groupby("attack_kind").seconds.sum().sort_values(ascending=False)
     by_view = records.groupby("view").seconds.sum().sort_values(ascending=False)
     total = records.seconds.sum()
-    print(f"cells: {len(records)} ({(records.status != 'ok').sum()} failed), attack time {total / 60:.1f} min")
+    statuses = ", ".join(f"{n} {s}" for s, n in records.status.value_counts().sort_index().items())
+    print(f"cells: {len(records)} ({statuses}), attack time {total / 60:.1f} min")
     print("\nby attack kind (min):\n" + (by_kind / 60).round(2).to_string())
     print("\nby detector view (min):\n" + (by_view / 60).round(2).to_string())
     if args.wall:

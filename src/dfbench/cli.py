@@ -246,8 +246,11 @@ def submit(
     """Write leaderboard entries (one JSON per detector and defense) from a run's results."""
     from .leaderboards.submit import submit as submit_entries
 
-    for path in submit_entries(out, root, cache_folder(cache), detector, name, weights, allow_flags, replace):
+    submitted = submit_entries(out, root, cache_folder(cache), detector, name, weights, allow_flags, replace)
+    for path in submitted.written:
         typer.echo(f"wrote {path}")
+    for line in submitted.skipped:
+        typer.echo(f"skipped {line}; run `dfbench run --out {out}` with the same grid again to finish it", err=True)
 
 
 leaderboard_app = typer.Typer(no_args_is_help=True, help="Build the leaderboard from its entries.")

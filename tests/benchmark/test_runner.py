@@ -89,7 +89,7 @@ def _cells(db) -> int:
         return 0
     with sqlite3.connect(db) as c:
         try:
-            return c.execute("SELECT count(*) FROM cells").fetchone()[0]
+            return c.execute("SELECT count(*) FROM cells WHERE status = 'ok'").fetchone()[0]  # not pending
         except sqlite3.OperationalError:
             return 0
 

@@ -119,3 +119,67 @@ def test_build_rejects_bad_entries_and_keeps_the_old_site(results, cache_dir, tm
 
     assert (root / "site" / "index.html").read_bytes() == before
     assert invoke("leaderboard", "build", "--leaderboards", tmp_path / "nothing").exit_code == 2
+
+
+def test_a_stopped_run_submits_only_its_finished_entries(lb_grid, cache_dir, tmp_path):
+    """A run stopped inside the defended view (Ctrl-C) leaves its unfinished cells pending: submit
+    writes the whole undefended entry, names the defended one it leaves out (an entry without the
+    missing attacks would overstate robustness), and submits it once a resumed run finishes."""
+    from dfbench.benchmark.craft import Seams, attack_in_batches, sweep_in_batches
+    from dfbench.benchmark.driver import run_grid
+    from dfbench.benchmark.executors import InProcess
+    from dfbench.benchmark.grid import load_grid
+    from dfbench.benchmark.store import Store
+    from dfbench.defenses import Defense
+
+    calls = []
+
+    def stop_in_the_defended_view(real):
+        def seam(attack, detector, *args):
+            calls.append(isinstance(detector, Defense))
+            if sum(calls) == 2:  # the defended view's second attack: its first cells are stored
+                raise KeyboardInterrupt
+            return real(attack, detector, *args)
+        return seam
+
+    out, root = tmp_path / "stopped", tmp_path / "lb"
+    grid = load_grid(lb_grid)
+    seams = Seams(attack_in_batches=stop_in_the_defended_view(attack_in_batches),
+                  sweep_in_batches=stop_in_the_defended_view(sweep_in_batches))
+    store = Store(out / "results.sqlite")
+    try:
+        try:
+            run_grid(grid, store, cache_dir, executor=InProcess(seams))
+        except KeyboardInterrupt:
+            pass
+        statuses = store.records(status=None).groupby("defenses").status.agg(lambda s: sorted(set(s)))
+    finally:
+        store.close()
+    assert statuses.to_dict() == {"": ["ok"], "Jpeg(quality=75)": ["ok", "pending"]}  # stopped mid-view
+    partial = submit(out, root, cache_dir, "--allow-flags")
+    assert partial.exit_code == 0, partial.output
+    written = sorted(p.stem for p in (root / "mini").glob("*.json"))
+    assert len(written) == 1 and "Jpeg" not in written[0]
+    said = " ".join(partial.output.split())
+    assert "skipped test_tiny_cnn-Jpeg-quality-75-" in said and "cells not finished (" in said and "pending)" in said
+    assert "run `dfbench run --out" in said
+    only_jpeg = submit(out, tmp_path / "lb2", cache_dir, "--allow-flags", "--name", "x", "--detector", "nope")
+    assert only_jpeg.exit_code == 2 and "no finished cells of nope" in only_jpeg.output
+    store = Store(out / "results.sqlite")
+    try:
+        resumed = run_grid(grid, store, cache_dir)
+    finally:
+        store.close()
+    assert resumed.failed == 0 and resumed.ran > 0
+    whole = submit(out, root, cache_dir, "--allow-flags", "--replace")
+    assert whole.exit_code == 0 and "skipped" not in whole.output, whole.output
+    assert len(list((root / "mini").glob("*.json"))) == 2
+
+
+def test_submit_of_a_run_with_nothing_finished_says_so(results, cache_dir, tmp_path):
+    with sqlite3.connect(results / "results.sqlite") as conn:  # as a run stopped before any cell finished
+        conn.execute("UPDATE cells SET status = 'pending'")
+    refused = submit(results, tmp_path / "lb", cache_dir, "--allow-flags")
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "no entry of" in said and "is finished (" in said, said
+    assert said.count("cells not finished") == 2 and not (tmp_path / "lb").exists()

@@ -4,7 +4,8 @@ Resumable: a cell whose key is already in the store is skipped, and each cell is
 one transaction, so a run killed at any moment continues where it stopped. No work is
 repeated: detectors and surrogates are trained or loaded here, once, before any job; workers
 share clean scores per detector and defense, the sanity probe per view, transfer examples per
-surrogate, and a worst-case ensemble attacks a sample fooled at a smaller eps no more. A job
+surrogate, and a worst-case ensemble attacks a sample fooled at a smaller eps no more. The cells
+planned are stored as pending first, so a result read after a stop knows what it lacks. A job
 that raises is stored as failed (with its error) and retried by the next run; the rest of the
 grid goes on. After every run the cross-cell sanity checks are recomputed over the whole store.
 See docs/architecture.md for the stages.
@@ -20,7 +21,7 @@ from ..errors import ConfigError
 from ..train.trained import Trained
 from .executors import Executor, InProcess
 from .grid import Grid
-from .jobs import RunSummary
+from .jobs import RunSummary, pending_records
 from .plan import plan
 from .prepare import load_for_grid, train_surrogates
 from .sanity import check_cells
@@ -47,6 +48,7 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
     summary.inputs_skipped = len(prepared.data.skipped)
     work = plan(grid, store.done_keys(), prepared)
     summary.skipped = work.skipped
+    store.put_pending([r for job in work.jobs for r in pending_records(job, grid)])  # what a stop leaves undone
     n = prepared.n_samples
     job_work = {job.cells[0][1]: unit_passes([c for c, _ in job.cells], n).work for job in work.jobs}
     for out in work.untrainable:

@@ -98,6 +98,11 @@ def cell_record(cell: Cell, grid: Grid, job: Job, *, key: str, status: str, erro
         metrics=metrics if metrics is not None else undefined_metrics(), **values)
 
 
+def pending_records(job: Job, grid: Grid) -> list[CellRecord]:
+    """Records of the cells of ``job`` not stored yet, "pending" until the job writes them."""
+    return [cell_record(cell, grid, job, key=key, status="pending") for cell, key in job.new_cells]
+
+
 def failed_outputs(job: Job, grid: Grid, error: str, flags: str = "") -> list[Output]:
     """Failed records (with their error) for the cells of ``job`` that were not stored yet."""
     return [Output(cell_record(cell, grid, job, key=key, status="failed", error=error[:2000], detector_flags=flags))

@@ -32,7 +32,7 @@ class CellRecord:
     declared metric of :data:`dfbench.metrics.METRICS`; NaN, undefined, is stored as NULL)."""
 
     key: str
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "pending" (planned by a run that has not written it yet)
     error: str
     detector: str
     training: str  # a training-time defense ("" for plain training), e.g. "pgd-at(eps=0.0314, ratio=0.5, steps=7)"
@@ -195,6 +195,17 @@ class Store:
                         "INSERT INTO samples (key, idx, label, clean_score, adv_score) VALUES (?, ?, ?, ?, ?)",
                         [(record.key, i, int(lab), float(c), float(a))
                          for i, (lab, c, a) in enumerate(zip(labels, clean_scores, adv_scores))])
+        except sqlite3.Error as exc:
+            raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
+
+    def put_pending(self, records: list[CellRecord]) -> None:
+        """Mark the cells a run has planned as "pending" in one transaction, so a reader of the store
+        knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept."""
+        placeholders = ", ".join("?" for _ in COLUMNS)
+        try:
+            with self.conn:
+                self.conn.executemany(f"INSERT OR IGNORE INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                                      [[_sql_value(r.row()[c]) for c in COLUMNS] for r in records])
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 

@@ -104,20 +104,47 @@ def _flag_details(group: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return dict(sorted(details.items()))
 
 
+def _normalized(records: pd.DataFrame) -> pd.DataFrame:
+    """A run's records with every default filled in (no training or defenses: "")."""
+    records = with_defaults(records)
+    return records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
+
+
+def _entry_groups(records: pd.DataFrame):
+    """``(key, protocol, cells)`` per entry (``ENTRY_KEYS``) of :func:`_normalized` records."""
+    for key, group in records.groupby(ENTRY_KEYS, sort=True):
+        protocol = key[-1]
+        if not protocol:  # a store from before protocols were recorded: its grid file stands for it
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(group.grid.iloc[0])).stem).strip("-")[:64] or "grid"
+            protocol = f"{name}@{str(group.grid_sha256.iloc[0])[:8]}"
+        yield key, protocol, group
+
+
+def unfinished_entries(records: pd.DataFrame) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(dataset, entry name) -> (detector, why)`` for each entry of a store's records (every status)
+    with a cell a run planned but did not finish: an entry without it would miss an attack, e.g.
+    ``"5 of 66 cells not finished (4 pending, 1 failed)"``."""
+    out = {}
+    for key, protocol, group in _entry_groups(_normalized(records)):
+        detector, training, defenses, weights, dataset, precision, _ = key
+        counts = group.status[group.status != "ok"].value_counts().sort_index()
+        if len(counts):
+            what = ", ".join(f"{n} {status}" for status, n in counts.items())
+            out[(dataset, default_name(detector, training, defenses, weights, precision, protocol))] = (
+                detector, f"{counts.sum()} of {len(group)} cells not finished ({what})")
+    return out
+
+
 def entries_from_records(records: pd.DataFrame, samples: pd.DataFrame, flags_allowed: bool = False) -> list[dict]:
     """Build one entry per (detector, training, defenses, weights, dataset) of a run's records."""
     if records.empty:
         return []
-    records = with_defaults(records)
-    records = records.assign(training=records.training.fillna(""), defenses=records.defenses.fillna(""))
+    records = _normalized(records)
     robust = robust_accuracy(records, samples)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     entries = []
-    for key, group in records.groupby(ENTRY_KEYS, sort=True):
-        detector, training, defenses, weights, dataset, precision, protocol = key
-        if not protocol:  # a store from before protocols were recorded: its grid file stands for it
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(group.grid.iloc[0])).stem).strip("-")[:64] or "grid"
-            protocol = f"{name}@{str(group.grid_sha256.iloc[0])[:8]}"
+    for key, protocol, group in _entry_groups(records):
+        detector, training, defenses, weights, dataset, precision, _ = key
         if group.n_samples.nunique() != 1 or group.dataset_fingerprint.nunique() != 1:
             raise EntryError(f"{detector} on {dataset}: cells disagree on the number of samples or the dataset "
                              "fingerprint; use one results directory per dataset version")

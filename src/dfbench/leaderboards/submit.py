@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark.sanity import blocking
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 from ..train.checkpoint import find_weights, verify_weights
-from .entry import check_new_entry, describe_flags, entries_from_store, safe_name, write_entry
+from .entry import check_new_entry, describe_flags, entries_from_records, safe_name, unfinished_entries, write_entry
 
 
 def attach_weights(entry: dict, weights: Path | None, cache_dir: Path, root: Path) -> None:
@@ -25,20 +26,35 @@ def attach_weights(entry: dict, weights: Path | None, cache_dir: Path, root: Pat
         entry["weights_file"] = os.path.relpath(path.resolve(), folder)
 
 
+@dataclass
+class Submitted:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<entry name>: <why>", one per entry left out
+
+
 def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None = None, name: str | None = None,
-           weights: Path | None = None, allow_flags: bool = False, replace: bool = False) -> list[Path]:
+           weights: Path | None = None, allow_flags: bool = False, replace: bool = False) -> Submitted:
     """Write one entry per detector x training x defenses x weights of the results in ``out``;
-    every check (flags, weights, names, duplicates) passes before the first write."""
+    every check (flags, weights, names, duplicates) passes before the first write. An entry with
+    a cell its run planned but did not finish (stopped, or failed) is left out and named: without
+    that cell it would miss an attack and overstate robustness."""
     path = out / "results.sqlite"
     if not path.is_file():
         raise DfbenchError(f"no results store at {path}; run `dfbench run --out {out}` first")
     store = Store(path)
     try:
-        entries = entries_from_store(store, flags_allowed=allow_flags)
+        records, samples = store.records(status=None), store.samples()
     finally:
         store.close()
-    if detectors:
-        entries = [e for e in entries if e["detector"] in detectors]
+    finished = records[records.status == "ok"].reset_index(drop=True)
+    entries = entries_from_records(finished, samples, flags_allowed=allow_flags)
+    unfinished = {k: v for k, v in unfinished_entries(records).items() if not detectors or v[0] in detectors}
+    skipped = [f"{entry_name}: {why}" for (_, entry_name), (_, why) in sorted(unfinished.items())]
+    entries = [e for e in entries if (not detectors or e["detector"] in detectors)
+               and (e["dataset"]["name"], e["name"]) not in unfinished]
+    if not entries and skipped:
+        raise DfbenchError(f"no entry of {path} is finished ({'; '.join(skipped)}); run `dfbench run --out {out}` "
+                           "with the same grid again to finish them")
     if not entries:
         raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detectors)}" if detectors else ""))
     if name is not None:
@@ -53,4 +69,4 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
                                "--allow-flags (the flags stay on the entry)")
         attach_weights(entry, weights, cache_dir, root)
         check_new_entry(root, entry, replace=replace)
-    return [write_entry(root, entry, replace=replace) for entry in entries]
+    return Submitted([write_entry(root, entry, replace=replace) for entry in entries], skipped)
