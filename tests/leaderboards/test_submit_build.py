@@ -163,8 +163,8 @@ def test_a_stopped_run_submits_only_its_finished_entries(lb_grid, cache_dir, tmp
     said = " ".join(partial.output.split())
     assert "skipped test_tiny_cnn-Jpeg-quality-75-" in said and "cells not finished (" in said and "pending)" in said
     assert "run `dfbench run --out" in said
-    only_jpeg = submit(out, tmp_path / "lb2", cache_dir, "--allow-flags", "--name", "x", "--detector", "nope")
-    assert only_jpeg.exit_code == 2 and "no finished cells of nope" in only_jpeg.output
+    misnamed = submit(out, tmp_path / "lb2", cache_dir, "--allow-flags", "--name", "x", "--detector", "test_tiny_cnn")
+    assert misnamed.exit_code == 2 and "but 2 would be submitted (1 not finished)" in " ".join(misnamed.output.split())
     store = Store(out / "results.sqlite")
     try:
         resumed = run_grid(grid, store, cache_dir)
@@ -173,7 +173,8 @@ def test_a_stopped_run_submits_only_its_finished_entries(lb_grid, cache_dir, tmp
     assert resumed.failed == 0 and resumed.ran > 0
     whole = submit(out, root, cache_dir, "--allow-flags", "--replace")
     assert whole.exit_code == 0 and "skipped" not in whole.output, whole.output
-    assert len(list((root / "mini").glob("*.json"))) == 2
+    entries = [json.loads(p.read_text()) for p in (root / "mini").glob("*.json")]
+    assert sorted(len(e["cells"]) for e in entries) == [6, 12]  # the Jpeg entry whole: both attack modes
 
 
 def test_submit_of_a_run_with_nothing_finished_says_so(results, cache_dir, tmp_path):
@@ -183,3 +184,16 @@ def test_submit_of_a_run_with_nothing_finished_says_so(results, cache_dir, tmp_p
     said = " ".join(refused.output.split())
     assert refused.exit_code == 2 and "no entry of" in said and "is finished (" in said, said
     assert said.count("cells not finished") == 2 and not (tmp_path / "lb").exists()
+
+
+def test_a_failed_cell_keeps_its_entry_off_the_board_and_says_why(results, cache_dir, tmp_path):
+    with sqlite3.connect(results / "results.sqlite") as conn:  # one attack raised, another never ran
+        conn.execute("PRAGMA foreign_keys=ON")
+        keys = [k for (k,) in conn.execute("SELECT key FROM cells WHERE defenses != '' ORDER BY key LIMIT 2")]
+        conn.execute("UPDATE cells SET status = 'failed', error = 'RuntimeError: boom' WHERE key = ?", keys[:1])
+        conn.execute("UPDATE cells SET status = 'pending' WHERE key = ?", keys[1:])
+    result = submit(results, tmp_path / "lb", cache_dir, "--allow-flags")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "cells not finished (1 failed, 1 pending; first error: RuntimeError: boom)" in said
+    assert [json.loads(p.read_text())["defenses"] for p in (tmp_path / "lb" / "mini").glob("*.json")] == [""]

@@ -202,10 +202,11 @@ class Store:
         """Mark the cells a run has planned as "pending" in one transaction, so a reader of the store
         knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept."""
         placeholders = ", ".join("?" for _ in COLUMNS)
-        try:
+        rows = [[_sql_value(row[c]) for c in COLUMNS] for row in (r.row() for r in records)]
+        try:  # not INSERT OR IGNORE: that would also drop a row that breaks a constraint, without a word
             with self.conn:
-                self.conn.executemany(f"INSERT OR IGNORE INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-                                      [[_sql_value(r.row()[c]) for c in COLUMNS] for r in records])
+                self.conn.executemany(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
+                                      "ON CONFLICT(key) DO NOTHING", rows)
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 

@@ -130,8 +130,10 @@ def unfinished_entries(records: pd.DataFrame) -> dict[tuple[str, str], tuple[str
         counts = group.status[group.status != "ok"].value_counts().sort_index()
         if len(counts):
             what = ", ".join(f"{n} {status}" for status, n in counts.items())
+            errors = group.error[(group.status == "failed") & (group.error != "")]
+            why = f"; first error: {errors.iloc[0][:160]}" if len(errors) else ""
             out[(dataset, default_name(detector, training, defenses, weights, precision, protocol))] = (
-                detector, f"{counts.sum()} of {len(group)} cells not finished ({what})")
+                detector, f"{counts.sum()} of {len(group)} cells not finished ({what}{why})")
     return out
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..benchmark.store import Store
 from ..errors import DfbenchError
-from .entry import entries_from_store
+from .entry import entries_from_store, unfinished_entries
 from .robust import clean_flags
 from .table import leaderboard, to_markdown, transfer_matrix, write_tables
 
@@ -37,6 +37,8 @@ def results_tables(store: Store, out: Path) -> tuple[str, list[Path]]:
     entries = entries_from_store(store)
     for line in chance_warnings(entries):
         log.warning("%s", line)
+    for (_, name), (_, why) in sorted(unfinished_entries(store.records(status=None)).items()):
+        log.warning("%s: %s; its numbers lack those attacks (run again to finish them)", name, why)
     table = leaderboard(entries)
     if table.empty:
         return "(no results)", []

@@ -58,9 +58,9 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
     if not entries:
         raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detectors)}" if detectors else ""))
     if name is not None:
-        if len(entries) != 1:
-            raise DfbenchError(f"--name names one entry, but {len(entries)} would be submitted; select one with "
-                               "--detector")
+        if len(entries) + len(skipped) != 1:  # never the name meant for a skipped entry on another
+            raise DfbenchError(f"--name names one entry, but {len(entries) + len(skipped)} would be submitted"
+                               f"{f' ({len(skipped)} not finished)' if skipped else ''}; select one with --detector")
         entries[0]["name"] = safe_name(name, "--name")
     for entry in entries:
         if blocking(entry["flags"]) and not allow_flags:
