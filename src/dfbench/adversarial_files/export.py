@@ -66,7 +66,7 @@ def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str
         raise DfbenchError(f"--format {fmt} is for {FORMATS[fmt]}s; {grid.dataset} holds {modality}s: use "
                            + " or ".join(wanted))
     jobs = plan(grid, set(), prepared).jobs
-    wanted_cells = {k for job in jobs for c, k in job.cells
+    wanted_cells = {k for job in jobs for c, k in (*job.cells, *job.mirrors)
                     if k in stored and all(w.lower() in describe(c).lower() for w in select)}
     if not wanted_cells:
         raise DfbenchError(f"no stored cell of grid {grid.name} in {store.path} matches --cells {' '.join(select)!r}")
@@ -76,10 +76,10 @@ def export_results(grid: Grid, store: Store, cache_dir: Path, to: Path, fmt: str
     split = worker.split
     clean = split.images.cpu()
     for job in jobs:
-        if not wanted_cells & {k for _, k in job.cells}:
+        if not wanted_cells & {k for _, k in (*job.cells, *job.mirrors)}:
             continue
-        scored, x_advs = worker.craft(job, int(batch[next(k for _, k in job.cells if k in batch)]) or None)
-        for (cell, key), x_adv in zip(job.cells, x_advs):
+        scored, x_advs = worker.craft(job, int(batch[next(k for _, k in job.new_cells if k in batch)]) or None)
+        for cell, key, x_adv in job.with_examples(x_advs):
             if key not in wanted_cells:
                 continue
             name = describe(cell)

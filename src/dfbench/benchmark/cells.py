@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..attacks.base import ATTACK_RULES
 from ..channels import channel_layers
-from ..defenses import Defense, create_defense, defend
+from ..defenses import Defense, adaptive_is_naive, create_defense, defend
 from ..detectors import Detector
 from ..train.trained import describe_training, training_config
 
@@ -79,6 +79,12 @@ class DefenseSpec:
     def build(self, detector: Detector) -> Detector:
         """Fresh defense (or channel) layers around ``detector``."""
         return defend(detector, *self.layers())
+
+    def adaptive_is_naive(self, detector: Detector) -> bool:
+        """Whether attacking ``detector`` behind this chain adaptively is attacking it naively
+        (:func:`dfbench.defenses.adaptive_is_naive`); never for a channel, whose naive attack
+        crafts on the bare detector."""
+        return not self.channel and adaptive_is_naive(self.build(detector))
 
     def attack_target(self, bare: Detector, scored: Detector, adaptive: bool) -> Detector:
         """What an attack differentiates: a naive attack on a channel crafts on the raw input (the

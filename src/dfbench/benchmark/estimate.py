@@ -106,11 +106,15 @@ def estimate_grid(grid: Grid, cache_dir: Path, device: torch.device = torch.devi
         label = spec.name + (f" {spec.training_name}" if spec.training_name else "")
         training[label] = _seconds(grid_training(grid, spec, cache_dir, data), grad, fwd)
         for defense, adaptive in grid.views(spec):
+            units = grid.units(spec, defense, adaptive)
+            if adaptive and defense is not None and defense.adaptive_is_naive(detector):  # the naive jobs write it
+                name = f"{defense.name} (adaptive = naive)"
+                views.append(ViewEstimate(label, name, sum(len(u) for u in units), 0, 0.0))
+                continue
             scored = defense.build(detector) if defense else detector
             target = defense.attack_target(detector, scored, adaptive) if defense else scored
             with attack_view(target, adaptive, defense.eot_samples if defense else 1) as attacked:
                 v_grad, v_fwd = _per_sample(attacked, probe, True), _per_sample(scored, probe, False)
-            units = grid.units(spec, defense, adaptive)
             seconds = n * v_fwd + sum(_seconds(unit_passes(unit, n), v_grad, v_fwd) for unit in units)  # + clean
             mode = ('channel-aware' if defense and defense.channel else 'adaptive') if adaptive else 'naive'
             name = f"{defense.name} ({mode})" if defense else "undefended"

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from ..metrics.cell import undefined_metrics
 from .cells import Cell, DefenseSpec, DetectorSpec
 from .grid import Grid
 from .store import CellRecord
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,10 +48,20 @@ class Job:
     fingerprint: str
     n_samples: int
     data_params: str = ""  # JSON of the dataset's load settings (files datasets), recorded per cell
+    # The adaptive view's cells, one per cell, where that view is this naive one (adaptive_is_naive):
+    # the same attacks on the same computation, so they take these cells' examples and numbers.
+    mirrors: tuple[tuple[Cell, str], ...] = ()
 
     @property
     def new_cells(self) -> list[tuple[Cell, str]]:
-        return [(c, k) for c, k in self.cells if k not in self.done]
+        return [(c, k) for c, k in (*self.cells, *self.mirrors) if k not in self.done]
+
+    def with_examples(self, x_advs: Sequence[T]) -> list[tuple[Cell, str, T]]:
+        """(cell, key, its adversarial examples) for each cell and mirror, given the cells' examples."""
+        pairs = list(zip(self.cells, x_advs, strict=True))
+        if self.mirrors:
+            pairs += zip(self.mirrors, x_advs, strict=True)
+        return [(c, k, x) for (c, k), x in pairs]
 
     @property
     def label(self) -> str:

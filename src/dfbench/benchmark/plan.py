@@ -20,22 +20,30 @@ class Plan:
 
 def plan(grid: Grid, done: set[str], prepared: Prepared) -> Plan:
     """One job per unit of work (``Grid.units``) with cells not in ``done``; the cells of an
-    untrainable detector become failed records, under weights ``untrained``."""
+    untrainable detector become failed records, under weights ``untrained``. Where a defense's
+    adaptive view is its naive one (``DefenseSpec.adaptive_is_naive``), the naive view's jobs
+    write the adaptive cells too (``Job.mirrors``): the same numbers, once."""
     out = Plan()
     fingerprint, n, info = prepared.data.fingerprint, prepared.n_samples, prepared.data_info
     for spec in grid.detectors:
         trained, why = prepared.trained.get(repr(spec)), prepared.untrainable.get(repr(spec), "")
         for defense, adaptive in grid.views(spec):
-            for unit in grid.units(spec, defense, adaptive):
+            mirrored = trained is not None and defense is not None and defense.adaptive_is_naive(trained.detector)
+            if mirrored and adaptive:
+                continue  # written by the naive view's jobs
+            units = grid.units(spec, defense, adaptive)
+            twins = grid.units(spec, defense, True) if mirrored else [[] for _ in units]
+            for unit, twin in zip(units, twins, strict=True):
                 if trained is None:
                     job = Job(spec, defense, adaptive, tuple((c, c.key(grid, "untrained", fingerprint)) for c in unit),
                               frozenset(), "untrained", NAN, fingerprint, n, info)
                     out.untrainable += failed_outputs(job, grid, why)
                     continue
-                cells = tuple((c, c.key(grid, trained.weights_sha256, fingerprint)) for c in unit)
-                stored = frozenset(k for _, k in cells if k in done)
+                weights = trained.weights_sha256
+                cells, mirrors = ([(c, c.key(grid, weights, fingerprint)) for c in u] for u in (unit, twin))
+                stored = frozenset(k for _, k in (*cells, *mirrors) if k in done)
                 out.skipped += len(stored)
-                if len(stored) < len(cells):
-                    out.jobs.append(Job(spec, defense, adaptive, cells, stored, trained.weights_sha256,
-                                        trained.threshold, fingerprint, n, info))
+                if len(stored) < len(cells) + len(mirrors):
+                    out.jobs.append(Job(spec, defense, adaptive, tuple(cells), stored, trained.weights_sha256,
+                                        trained.threshold, fingerprint, n, info, mirrors=tuple(mirrors)))
     return out

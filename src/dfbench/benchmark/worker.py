@@ -165,15 +165,18 @@ class Worker:
         start = time.perf_counter()
         x_advs, kind = self.crafter([c for c, _ in job.cells], attacked, batch_size)
         seconds = (time.perf_counter() - start) / len(job.cells)
-        outputs = []
-        for (cell, key), x_adv in zip(job.cells, x_advs):
+        outputs, scored_before = [], {}
+        for cell, key, x_adv in job.with_examples(x_advs):
             if key in job.done:  # a resumed unit: the stored record stays as it is
                 continue
-            adv_scores = self.scores(scored, x_adv, batch_size)
-            frames = self.frame_scores(job, scored, x_adv, batch_size) if x_adv.ndim == 5 else None
-            metrics = compute_metrics(CellData(self.split.images, x_adv, self.split.labels, clean_scores, adv_scores,
-                                               job.threshold, frames))
+            if id(x_adv) not in scored_before:  # a mirror takes its naive twin's scores and metrics
+                adv_scores = self.scores(scored, x_adv, batch_size)
+                frames = self.frame_scores(job, scored, x_adv, batch_size) if x_adv.ndim == 5 else None
+                scored_before[id(x_adv)] = adv_scores, compute_metrics(CellData(
+                    self.split.images, x_adv, self.split.labels, clean_scores, adv_scores, job.threshold, frames))
+            adv_scores, metrics = scored_before[id(x_adv)]
             record = cell_record(cell, self.grid, job, key=key, status="ok", metrics=metrics, attack_kind=kind,
-                                 detector_flags=flags, seconds=seconds, batch_size=batch_size)
+                                 detector_flags=flags, seconds=0.0 if cell.adaptive != job.adaptive else seconds,
+                                 batch_size=batch_size)
             outputs.append(Output(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist()))
         return outputs

@@ -3,7 +3,7 @@ file. Training-time defenses (adversarial training, distillation) produce weight
 see ``dfbench.train``."""
 
 from . import bit_depth, gaussian_blur, jpeg, median_filter, random_resize_pad  # noqa: F401  (registration)
-from .base import Defense, GradientPath, attack_view, chain_name, defend, defenses, register_defense
+from .base import Defense, GradientPath, adaptive_is_naive, attack_view, chain_name, defend, defenses, register_defense
 from .bit_depth import BitDepth
 from .gaussian_blur import GaussianBlur
 from .jpeg import Jpeg
@@ -11,7 +11,7 @@ from .median_filter import MedianFilter
 from .random_resize_pad import RandomResizePad
 
 __all__ = ["BitDepth", "Defense", "GaussianBlur", "GradientPath", "Jpeg", "MedianFilter", "RandomResizePad",
-           "attack_view",
+           "adaptive_is_naive", "attack_view",
            "chain_name", "create_defense", "defend", "defenses", "register_defense"]
 
 
