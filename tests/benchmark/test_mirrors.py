@@ -29,6 +29,12 @@ eps = ["4/255", "8/255"]
 name = "square"
 n_queries = 20
 eps = ["8/255"]
+[[attacks]]
+name = "cw"
+norm = "l2"
+steps = 5
+binary_search_steps = 2
+eps = [0.25, 1.0]
 [[defenses]]
 chain = [{ name = "median_filter", size = 3 }]
 [[defenses]]
@@ -64,6 +70,18 @@ def test_which_adaptive_views_are_the_naive_ones(chain, expected):
     detector = create_detector("test_tiny_cnn", input_size=(32, 32))
     assert DefenseSpec(tuple(chain)).adaptive_is_naive(detector) is expected
     assert not DefenseSpec((("jpeg", {"quality": [60, 95]}),), channel=True).adaptive_is_naive(detector)
+
+
+def test_a_layer_with_a_gradient_path_of_its_own_or_a_view_that_cannot_be_built_is_not_mirrored():
+    from dfbench.channels.resize import Resize
+    from dfbench.defenses import MedianFilter, adaptive_is_naive, defend
+    from dfbench.detectors.per_frame import for_modality
+
+    detector = create_detector("test_tiny_cnn", input_size=(32, 32))
+    assert Resize.gradient_path.name == "ITSELF"  # ... yet BPDA in its transform_for_grad
+    assert not adaptive_is_naive(defend(detector, MedianFilter(), Resize(0.5)))
+    clips = for_modality(detector, "video")  # an image-only defense cannot wrap it: the worker fails its cells
+    assert not DefenseSpec((("random_resize_pad", {}),)).adaptive_is_naive(clips)
 
 
 def test_a_median_filter_is_attacked_once_for_both_modes_with_the_same_numbers(grid, cache_dir, tmp_path,
@@ -103,6 +121,8 @@ def test_a_resumed_run_writes_the_mirrors_its_store_lacks(grid, cache_dir, tmp_p
     store.close()
     assert resumed.ran == len(grid.cells()) // 5 and resumed.skipped == len(grid.cells()) - resumed.ran
     again, again_samples = _numbers(path)
+    redone = again[again.defenses.str.contains("Median") & (again.adaptive == 1)]
+    assert (redone.seconds > 0).all()  # crafted again for them alone: not free
     same = ["key", "status", "adaptive", *METRIC_NAMES]
     pd.testing.assert_frame_equal(full[same], again[same])
     pd.testing.assert_frame_equal(full_samples, again_samples)

@@ -84,7 +84,10 @@ class DefenseSpec:
         """Whether attacking ``detector`` behind this chain adaptively is attacking it naively
         (:func:`dfbench.defenses.adaptive_is_naive`); never for a channel, whose naive attack
         crafts on the bare detector."""
-        return not self.channel and adaptive_is_naive(self.build(detector))
+        try:
+            return not self.channel and adaptive_is_naive(self.build(detector))
+        except (RuntimeError, ValueError, ArithmeticError):  # a view that cannot be built: its cells fail
+            return False  # in the worker, with the reason, as every other view's
 
     def attack_target(self, bare: Detector, scored: Detector, adaptive: bool) -> Detector:
         """What an attack differentiates: a naive attack on a channel crafts on the raw input (the

@@ -166,6 +166,8 @@ class Worker:
         x_advs, kind = self.crafter([c for c, _ in job.cells], attacked, batch_size)
         seconds = (time.perf_counter() - start) / len(job.cells)
         outputs, scored_before = [], {}
+        # a mirror is free where its naive twin is written here too (not where a resumed job re-crafts for it)
+        free = {mirror for (_, naive), (_, mirror) in zip(job.cells, job.mirrors) if naive not in job.done}
         for cell, key, x_adv in job.with_examples(x_advs):
             if key in job.done:  # a resumed unit: the stored record stays as it is
                 continue
@@ -176,7 +178,7 @@ class Worker:
                     self.split.images, x_adv, self.split.labels, clean_scores, adv_scores, job.threshold, frames))
             adv_scores, metrics = scored_before[id(x_adv)]
             record = cell_record(cell, self.grid, job, key=key, status="ok", metrics=metrics, attack_kind=kind,
-                                 detector_flags=flags, seconds=0.0 if cell.adaptive != job.adaptive else seconds,
+                                 detector_flags=flags, seconds=0.0 if key in free else seconds,
                                  batch_size=batch_size)
             outputs.append(Output(record, self.split.labels.tolist(), clean_scores.tolist(), adv_scores.tolist()))
         return outputs

@@ -172,11 +172,13 @@ def attack_view(detector: Detector, adaptive: bool, eot_samples: int = 8) -> Ite
 
 def adaptive_is_naive(detector: Detector) -> bool:
     """Whether an adaptive attack on the defended ``detector`` takes exactly the naive one's path:
-    every layer differentiates its own transform (no BPDA) and nothing draws random numbers (no
-    EOT), as for a median filter or a blur. The two views then give the same numbers."""
+    every layer differentiates its own transform (``ITSELF``, with neither ``transform_for_grad``
+    nor ``forward`` of its own: no BPDA) and nothing draws random numbers (no EOT), as for a median
+    filter or a blur. The two views then give the same numbers."""
     layers = layers_of(detector)
     return bool(layers) and all(layer.gradient_path is GradientPath.ITSELF and not layer.randomized
-                                for layer in layers)
+                                and type(layer).transform_for_grad is Defense.transform_for_grad
+                                and type(layer).forward is Defense.forward for layer in layers)
 
 
 defenses: Registry[Defense] = Registry("defense", "dfbench.defenses")
