@@ -140,3 +140,19 @@ def test_progress_counts_a_surrogates_training(tmp_path):
     run_grid(grid, store, cache, again)  # the surrogate is cached now: nothing of it counted
     assert [s[1] for s in again.steps] == ["already done or untrainable"]
     store.close()
+
+
+def test_the_bar_keeps_redrawing_while_a_job_runs(monkeypatch, capsys):
+    """Between two finished jobs (minutes apart on the full grid) the elapsed time still moves."""
+    import time
+
+    from dfbench.benchmark import workload
+
+    monkeypatch.setattr(workload, "HEARTBEAT_S", 0.05)
+    with workload.progress_bar() as bar:
+        bar.start(2, 10.0)
+        bar.advance(1, "first job", 5.0)
+        drawn = capsys.readouterr().err.count("cells 1/2")
+        time.sleep(0.5)  # a long job: no advance
+        redrawn = capsys.readouterr().err.count("cells 1/2")
+    assert redrawn >= 3, (drawn, redrawn)

@@ -10,6 +10,7 @@ attacks stop early (early exit, cascades) or training does (early stopping).
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from ..train.trained import checkpoint_location, training_config
 from .cells import Cell, DetectorSpec
 from .grid import Grid
 
+HEARTBEAT_S = 10.0  # the bar redraws this often between jobs (a hybrid's worst case runs for many minutes)
 FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a forward and backward pass
 
 
@@ -143,4 +145,16 @@ def progress_bar() -> Iterator[Progress]:
 
     with tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
               desc="loading") as bar:
-        yield Bar()
+        stop = threading.Event()
+
+        def heartbeat() -> None:  # the elapsed time moves even while every worker is inside a long job
+            while not stop.wait(HEARTBEAT_S):
+                bar.refresh()
+
+        beat = threading.Thread(target=heartbeat, name="dfbench-progress", daemon=True)
+        beat.start()
+        try:
+            yield Bar()
+        finally:
+            stop.set()
+            beat.join()
