@@ -31,9 +31,12 @@ def main() -> None:
     print(f"cells: {len(records)} ({statuses}), attack time {total / 60:.1f} min")
     print("\nby attack kind (min):\n" + (by_kind / 60).round(2).to_string())
     print("\nby detector view (min):\n" + (by_view / 60).round(2).to_string())
-    if args.wall:
+    if args.wall and args.wall >= total:
         print(f"\nwall {args.wall / 60:.1f} min; outside the cells' crafting (training, loading, clean scoring, "
               f"probes): {(args.wall - total) / 60:.1f} min")
+    elif args.wall:  # several workers, or a store filled over several runs
+        print(f"\nwall {args.wall / 60:.1f} min: less than the crafting summed over the store's cells (parallel "
+              "workers, or earlier runs into the same store)")
 
 
 if __name__ == "__main__":
