@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 import tomllib
 
 import pytest
@@ -144,7 +146,6 @@ def test_progress_counts_a_surrogates_training(tmp_path):
 
 def test_the_bar_keeps_redrawing_while_a_job_runs(monkeypatch, capsys):
     """Between two finished jobs (minutes apart on the full grid) the elapsed time still moves."""
-    import time
 
     from dfbench.benchmark import workload
 
@@ -156,3 +157,22 @@ def test_the_bar_keeps_redrawing_while_a_job_runs(monkeypatch, capsys):
         time.sleep(0.5)  # a long job: no advance
         redrawn = capsys.readouterr().err.count("cells 1/2")
     assert redrawn >= 3, (drawn, redrawn)
+
+
+def test_a_resumed_runs_eta_counts_only_the_work_it_does(capsys):
+    """Stored cells are credited, not timed: the ETA is unknown until a job ends, then it is the
+    remaining work at the measured pace (crediting them as done in no time read 00:00)."""
+
+    from dfbench.benchmark import workload
+
+    def remaining() -> str:
+        return re.findall(r"<([0-9:?]+)", capsys.readouterr().err)[-1]
+
+    with workload.progress_bar() as bar:
+        bar.start(4, 100.0)
+        bar.skip(2, "already done", 60.0)
+        assert remaining() == "?"
+        time.sleep(1.0)
+        bar.advance(1, "a job", 4.0)  # 4 units in about a second: 36 left take about 9 s
+        minutes, seconds = remaining().split(":")
+    assert 5 <= 60 * int(minutes) + int(seconds) <= 12

@@ -54,12 +54,14 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
     for out in work.untrainable:
         store.put(out.record)
     summary.failed += len(work.untrainable)
-    progress.advance(work.skipped + len(work.untrainable), "already done or untrainable",
+    progress.skip(work.skipped + len(work.untrainable), "already done or untrainable",
                      prepared.cells_work - sum(job_work.values()))
     if work.jobs:
         train_surrogates(grid, Path(cache_dir), prepared.data, device)
-    if prepared.surrogates_work:
-        progress.advance(0, "trained surrogates" if work.jobs else "surrogates not needed", prepared.surrogates_work)
+    if prepared.surrogates_work and work.jobs:
+        progress.advance(0, "trained surrogates", prepared.surrogates_work)
+    elif prepared.surrogates_work:
+        progress.skip(0, "surrogates not needed", prepared.surrogates_work)
     for job, outputs in (executor or InProcess()).run(work.jobs, grid, Path(cache_dir), prepared.trained, device):
         for out in outputs:
             store.put(out.record, out.labels, out.clean_scores, out.adv_scores)

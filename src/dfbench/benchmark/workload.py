@@ -121,7 +121,12 @@ class Progress:
         """Before anything runs: the grid's cells and its total work, training included."""
 
     def advance(self, cells: int, what: str, work: float) -> None:
-        """``cells`` finished (or found stored), or a detector trained (0 cells): ``work`` of it done."""
+        """``cells`` finished, or a detector trained (0 cells): ``work`` of it done."""
+
+    def skip(self, cells: int, what: str, work: float) -> None:
+        """``cells`` found stored (or failed before any work), ``work`` that this run will not do: done,
+        but not a measure of this run's speed."""
+        self.advance(cells, what, work)
 
 
 @contextmanager
@@ -142,6 +147,18 @@ def progress_bar() -> Iterator[Progress]:
             bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
             bar.set_postfix_str(what, refresh=False)
             bar.update(min(work, bar.total - bar.n))  # sums in another order may overshoot by a rounding
+
+        def skip(self, cells: int, what: str, work: float) -> None:
+            """Credited as tqdm's ``initial``: a resumed run's stored cells must not count as done in
+            no time (its ETA read 00:00 for the whole first job)."""
+            self.done += cells
+            bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
+            bar.set_postfix_str(what, refresh=False)
+            credit = min(work, bar.total - bar.n)
+            bar.n += credit
+            bar.initial += credit
+            bar.last_print_n = bar.n  # the next update's rate counts only the work done after this
+            bar.refresh()
 
     with tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
               desc="loading") as bar:
