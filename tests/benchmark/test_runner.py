@@ -138,3 +138,30 @@ def test_detector_parameters_get_their_own_checkpoint(tmp_path, fake_training):
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)
     trained.trained_detector("test_tiny_cnn", "mini", 32, tmp_path, width=4)  # cached now
     assert len(paths) == 2 and paths[0] != paths[1]
+
+
+def test_a_new_plan_replaces_the_unfinished_rows_of_its_cells_under_old_keys(tmp_path):
+    """A cell left pending (or failed) by a dfbench whose rules have changed since has another key now:
+    the new plan drops that row (it would keep its entry unfinished for ever) and nothing else: not
+    a finished row, not a pending row of another cell."""
+    from dataclasses import fields, replace
+
+    from dfbench.benchmark.store import CellRecord
+
+    values = {f.name: (0 if f.type in ("int", int) else 0.0 if f.type in ("float", float) else "x")
+              for f in fields(CellRecord) if f.name != "metrics"}
+    cell = CellRecord(**{**values, "eps": 8 / 255, "status": "pending", "key": "old rules"})
+    other_cell = replace(cell, key="other cell", eps=16 / 255)
+    another_seed = replace(cell, key="another seed", seed=1)
+    finished = replace(cell, key="finished under old rules", attack="pgd", status="ok")
+    failed = replace(cell, key="failed under old rules", attack="pgd", status="failed", error="boom")
+    store = Store(tmp_path / "results.sqlite")
+    store.put_pending([cell, other_cell, another_seed])
+    store.put(finished)
+    store.put(failed)
+    store.put_pending([replace(cell, key="new rules"), replace(finished, key="new pgd rules", status="pending")])
+    rows = store.records(status=None)
+    store.close()
+    assert dict(zip(rows.key, rows.status)) == {"new rules": "pending", "other cell": "pending",
+                                                "another seed": "pending", "finished under old rules": "ok",
+                                                "new pgd rules": "pending"}

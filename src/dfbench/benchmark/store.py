@@ -76,6 +76,11 @@ class CellRecord:
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
 _FIELDS = [f for f in fields(CellRecord) if f.name != "metrics"]
 COLUMNS = [*(f.name for f in _FIELDS), *METRIC_NAMES]
+# what names a cell but for its key: two rows alike in these differ only in rules the key holds
+# (``ATTACK_RULES``, ``RANDOMIZED_RULES``): the same cell, planned by two versions of dfbench
+CELL_COORDINATES = ("detector", "training", "weights_sha256", "defenses", "channel", "adaptive", "attack", "backend",
+                    "norm", "eps", "attack_params", "dataset", "dataset_fingerprint", "split", "image_size",
+                    "n_samples", "seed", "batch_size", "grid", "data_params", "precision", "detector_source")
 
 
 def _ddl() -> str:
@@ -200,13 +205,19 @@ class Store:
 
     def put_pending(self, records: list[CellRecord]) -> None:
         """Mark the cells a run has planned as "pending" in one transaction, so a reader of the store
-        knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept."""
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        rows = [[_sql_value(row[c]) for c in COLUMNS] for row in (r.row() for r in records)]
+        knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept.
+        An unfinished row of the same cell under another key (:data:`CELL_COORDINATES`: planned by a
+        dfbench whose rules have changed since) is dropped: this plan replaces it, and it would keep
+        its entry unfinished for ever."""
+        placeholders, same = ", ".join("?" for _ in COLUMNS), " AND ".join(f"{c} IS ?" for c in CELL_COORDINATES)
+        rows = [r.row() for r in records]
         try:  # not INSERT OR IGNORE: that would also drop a row that breaks a constraint, without a word
             with self.conn:
+                self.conn.executemany(f"DELETE FROM cells WHERE status != 'ok' AND key != ? AND {same}",
+                                      [[row["key"], *(_sql_value(row[c]) for c in CELL_COORDINATES)] for row in rows])
                 self.conn.executemany(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
-                                      "ON CONFLICT(key) DO NOTHING", rows)
+                                      "ON CONFLICT(key) DO NOTHING",
+                                      [[_sql_value(row[c]) for c in COLUMNS] for row in rows])
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 
