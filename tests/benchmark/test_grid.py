@@ -183,3 +183,20 @@ def test_cws_stop_at_budget_is_part_of_the_cell_key():
     assert plain.cells()[0].key(plain, "w", "d") != stop.cells()[0].key(stop, "w", "d")
     with pytest.raises(ConfigError, match="stop_at_budget"):
         parse_grid({**doc, "attacks": [{**doc["attacks"][0], "stop_at_budget": True, "backend": "foolbox"}]})
+
+
+def test_cells_behind_a_randomized_defense_or_channel_carry_its_rules_in_their_key():
+    """How the worst case treats a randomized view changed (RANDOMIZED_RULES): those cells' keys say
+    so, and every other cell's key is as it was (its stored numbers hold)."""
+    from dfbench.benchmark.grid import parse_grid
+
+    def spec(table: str, view: dict) -> dict:
+        doc = {"data": {"dataset": "mini"}, "detectors": [{"name": "test_tiny_cnn"}],
+               "attacks": [{"name": "fgsm", "eps": [0.1]}], table: [view]}
+        grid = parse_grid(doc)
+        return next(c for c in grid.cells() if c.defense).spec(grid)
+
+    assert spec("defenses", {"chain": [{"name": "random_resize_pad"}]})["randomized_rules"] == 1
+    assert spec("channels", {"jpeg": {"quality": [60, 95]}})["randomized_rules"] == 1
+    assert "randomized_rules" not in spec("defenses", {"chain": [{"name": "jpeg"}]})
+    assert "randomized_rules" not in spec("channels", {"jpeg": {"quality": 75}})

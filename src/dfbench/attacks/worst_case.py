@@ -10,7 +10,10 @@ sample for attacks whose result on a sample does not depend on the rest of the b
 (deterministic ones); the saving is measured in ``benchmarks/``.
 
 "Fooled" is the detector's own decision (:meth:`Detector.predict`, at its calibrated
-threshold), the same one the leaderboard scores.
+threshold), the same one the leaderboard scores. Against a randomized detector (a random
+resize, EOT over its draws) no sample drops out and none is carried as fooled to the next eps:
+the draws that fooled it are not the draw that scores it, so every member attacks every sample
+at every eps, and the example of least margin is kept.
 
 Arguments: ``eps``, ``norm``, ``attacks`` (a list of tables, each ``{name = ..., ...}`` with
 that attack's own arguments; eps, norm and seed come from the ensemble).
@@ -76,7 +79,7 @@ class WorstCase(Attack):
         return type(self)(eps=eps, norm=self.norm, seed=self.seed, attacks=self.spec)
 
     def run(self, detector: Detector, x: Tensor, y: Tensor) -> Tensor:
-        return self._cascade(detector, x, y, x.clone(), _correct(detector, x, y))
+        return self._cascade(detector, x, y, x.clone(), _attacked(detector, x, y))
 
     def _cascade(self, detector: Detector, x: Tensor, y: Tensor, x_adv: Tensor, alive: Tensor) -> Tensor:
         """Attack the ``alive`` samples with each member in turn. A sample keeps the example of least
@@ -93,16 +96,18 @@ class WorstCase(Attack):
             m = _margin(detector, out, y[idx])
             lower = m < least[idx]
             x_adv[idx[lower]], least[idx[lower]] = out[lower], m[lower]
-            alive[idx] = least[idx] >= -FOOLED_MARGIN
+            if not detector.randomized:
+                alive[idx] = least[idx] >= -FOOLED_MARGIN
         return x_adv
 
     def run_sweep(self, detector: Detector, x: Tensor, y: Tensor, eps_values: Sequence[float]) -> list[Tensor]:
         """``x_adv`` for each eps, smallest first; a sample clearly fooled at a smaller eps keeps that
         example and is not attacked again (every member is monotone in eps by this rule); one fooled
-        by less starts the next eps from its example and keeps it unless a member finds a lower margin."""
+        by less starts the next eps from its example and keeps it unless a member finds a lower margin
+        (against a randomized detector, every sample does)."""
         order = sorted(range(len(eps_values)), key=lambda i: eps_values[i])
         out: list[Tensor] = [x] * len(eps_values)
-        alive, x_adv = _correct(detector, x, y), x.clone()
+        alive, x_adv = _attacked(detector, x, y), x.clone()
         for i in order:
             eps = eps_values[i]
             x_adv = check_budget(x, self.at(eps)._cascade(detector, x, y, x_adv.clone(), alive), eps, self.norm)
@@ -111,7 +116,11 @@ class WorstCase(Attack):
 
 
 @torch.no_grad()
-def _correct(detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+def _attacked(detector: Detector, x: Tensor, y: Tensor) -> Tensor:
+    """``(N,)`` bool: the samples to attack, those ``detector`` gets right; all of them where it is
+    randomized (one draw's mistake is not the scoring draw's)."""
+    if detector.randomized:
+        return torch.ones(len(x), dtype=torch.bool, device=x.device)
     return detector.predict(x) == y
 
 

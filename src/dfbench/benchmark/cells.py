@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..attacks.base import ATTACK_RULES
+from ..attacks.base import ATTACK_RULES, RANDOMIZED_RULES
 from ..channels import channel_layers
 from ..defenses import Defense, adaptive_is_naive, create_defense, defend
 from ..detectors import Detector
@@ -89,6 +89,11 @@ class DefenseSpec:
         except (RuntimeError, ValueError, ArithmeticError):  # a view that cannot be built: its cells fail
             return False  # in the worker, with the reason, as every other view's
 
+    @property
+    def randomized(self) -> bool:
+        """Whether a layer draws random numbers at inference (the attacks then follow ``RANDOMIZED_RULES``)."""
+        return any(layer.randomized for layer in self.layers())
+
     def attack_target(self, bare: Detector, scored: Detector, adaptive: bool) -> Detector:
         """What an attack differentiates: a naive attack on a channel crafts on the raw input (the
         bare detector); every other view attacks the scored detector (with BPDA/EOT when adaptive)."""
@@ -139,6 +144,7 @@ class Cell:
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
             "batch_size": grid.batch_size,  # random starts are drawn per batch
             "attack_rules": ATTACK_RULES,  # what an attack returns: a change of rules is a change of numbers
+            **({"randomized_rules": RANDOMIZED_RULES} if self.defense and self.defense.randomized else {}),
             **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
             **({"precision": grid.precision} if grid.precision != "float32" else {}),
             **({"source_sha256": self.detector.source_sha256} if self.detector.source else {}),
