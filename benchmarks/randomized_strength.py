@@ -21,6 +21,7 @@ import time
 import torch
 
 from dfbench import create_attack
+from dfbench.benchmark.craft import sweep_in_batches
 from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.prepare import load_detector_for_grid
 from dfbench.defenses import attack_view, create_defense, defend
@@ -71,16 +72,17 @@ def main() -> None:
         p_.requires_grad_(False)
     shift = float(torch.logit(torch.tensor(det.threshold)))
     eps_values = [int(e) / 255 for e in args.eps.split(",")]
-    spec = next(a for a in grid.attacks if a.name == "worst_case")
-    attack = create_attack(spec.name, eps=eps_values[0], norm="linf", seed=0, **spec.params)
+    cell = next(c for c in grid.cells() if c.attack.name == "worst_case" and c.adaptive and c.defense
+                and c.defense.randomized)  # its seed, as the worker draws it
+    attack = create_attack("worst_case", eps=eps_values[0], norm="linf", seed=cell.seed(grid), **cell.attack.params)
 
     def row(x_adv):
         others = [accuracy(scored, det.threshold, x_adv, y, s, grid.batch_size) for s in range(1, 6)]
         return accuracy(scored, det.threshold, x_adv, y, grid.seed, grid.batch_size), min(others), max(others)
 
     start = time.perf_counter()
-    with attack_view(scored, adaptive=True, eot_samples=8) as attacked:
-        ours = attack.sweep(attacked, x, y, eps_values)
+    with attack_view(scored, adaptive=True, eot_samples=cell.defense.eot_samples) as attacked:
+        ours = sweep_in_batches(attack, attacked, test, eps_values, grid.batch_size)  # as the worker crafts
     t_ours = time.perf_counter() - start
     print(f"custom_cnn behind RandomResizePad(scale=1.15), {len(x)} test samples; clean "
           f"{accuracy(scored, det.threshold, x, y, grid.seed, grid.batch_size):.3f}")

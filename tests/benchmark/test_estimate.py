@@ -175,4 +175,4 @@ def test_a_resumed_runs_eta_counts_only_the_work_it_does(capsys):
         time.sleep(1.0)
         bar.advance(1, "a job", 4.0)  # 4 units in about a second: 36 left take about 9 s
         minutes, seconds = remaining().split(":")
-    assert 5 <= 60 * int(minutes) + int(seconds) <= 12
+    assert 5 <= 60 * int(minutes) + int(seconds) <= 40  # a loaded machine sleeps longer: a slower pace

@@ -185,18 +185,22 @@ def test_cws_stop_at_budget_is_part_of_the_cell_key():
         parse_grid({**doc, "attacks": [{**doc["attacks"][0], "stop_at_budget": True, "backend": "foolbox"}]})
 
 
-def test_cells_behind_a_randomized_defense_or_channel_carry_its_rules_in_their_key():
+def test_worst_case_cells_that_attack_a_randomized_view_carry_its_rules_in_their_key():
     """How the worst case treats a randomized view changed (RANDOMIZED_RULES): those cells' keys say
     so, and every other cell's key is as it was (its stored numbers hold)."""
     from dfbench.benchmark.grid import parse_grid
 
-    def spec(table: str, view: dict) -> dict:
+    def has_rules(table: str, view: dict, attack: str = "worst_case") -> dict[bool, bool]:
+        """adaptive -> whether the cell's spec holds the rules"""
+        entry = {"name": "worst_case", "attacks": [{"name": "fgsm"}]} if attack == "worst_case" else {"name": attack}
         doc = {"data": {"dataset": "mini"}, "detectors": [{"name": "test_tiny_cnn"}],
-               "attacks": [{"name": "fgsm", "eps": [0.1]}], table: [view]}
+               "attacks": [{**entry, "eps": [0.1]}], table: [view]}
         grid = parse_grid(doc)
-        return next(c for c in grid.cells() if c.defense).spec(grid)
+        return {c.adaptive: c.spec(grid).get("randomized_rules") == 1 for c in grid.cells() if c.defense}
 
-    assert spec("defenses", {"chain": [{"name": "random_resize_pad"}]})["randomized_rules"] == 1
-    assert spec("channels", {"jpeg": {"quality": [60, 95]}})["randomized_rules"] == 1
-    assert "randomized_rules" not in spec("defenses", {"chain": [{"name": "jpeg"}]})
-    assert "randomized_rules" not in spec("channels", {"jpeg": {"quality": 75}})
+    assert has_rules("defenses", {"chain": [{"name": "random_resize_pad"}]}) == {False: True, True: True}
+    assert has_rules("defenses", {"chain": [{"name": "random_resize_pad"}]}, "fgsm") == {False: False, True: False}
+    assert has_rules("defenses", {"chain": [{"name": "jpeg"}]}) == {False: False, True: False}
+    # a naive attack on a channel crafts on the bare detector
+    assert has_rules("channels", {"jpeg": {"quality": [60, 95]}}) == {False: False, True: True}
+    assert has_rules("channels", {"jpeg": {"quality": 75}}) == {False: False, True: False}

@@ -142,8 +142,9 @@ def test_detector_parameters_get_their_own_checkpoint(tmp_path, fake_training):
 
 def test_a_new_plan_replaces_the_unfinished_rows_of_its_cells_under_old_keys(tmp_path):
     """A cell left pending (or failed) by a dfbench whose rules have changed since has another key now:
-    the new plan drops that row (it would keep its entry unfinished for ever) and nothing else: not
-    a finished row, not a pending row of another cell."""
+    a new plan drops that row when it plans the cell again or the cell is finished under its new key
+    (it would keep its entry unfinished for ever), and nothing else: not a finished row, not a
+    pending row of another cell."""
     from dataclasses import fields, replace
 
     from dfbench.benchmark.store import CellRecord
@@ -161,7 +162,11 @@ def test_a_new_plan_replaces_the_unfinished_rows_of_its_cells_under_old_keys(tmp
     store.put(failed)
     store.put_pending([replace(cell, key="new rules"), replace(finished, key="new pgd rules", status="pending")])
     rows = store.records(status=None)
-    store.close()
     assert dict(zip(rows.key, rows.status)) == {"new rules": "pending", "other cell": "pending",
                                                 "another seed": "pending", "finished under old rules": "ok",
                                                 "new pgd rules": "pending"}
+    store.put(replace(other_cell, key="other cell, new rules", status="ok"))  # finished by an older run
+    store.put_pending([])  # a run with nothing left to plan
+    rows = store.records(status=None)
+    store.close()
+    assert "other cell" not in set(rows.key) and {"new rules", "another seed"} <= set(rows.key)

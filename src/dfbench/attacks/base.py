@@ -29,9 +29,9 @@ BUDGET_TOLERANCE = 1e-5
 #    every iterate and restart (2: PGD's last iterate, the last restart's), which may flip the decision;
 #    the worst-case cascade keeps the least-margin example and drops only clearly fooled samples.
 ATTACK_RULES = 3
-# How attacks treat a randomized target (a random resize, a channel with ranges), part of the key of its
-# cells: 1: the worst-case cascade drops no sample and carries none as fooled to the next eps (absent: it
-# did, on the attack's own draws, which the scoring draw need not repeat).
+# How an attack with ``randomized_rules`` treats a randomized target (a random resize, a channel with
+# ranges), part of the key of those cells: 1: the worst-case cascade drops no sample and carries none as
+# fooled to the next eps (absent: it did, on the attack's own draws, which the scoring draw need not repeat).
 RANDOMIZED_RULES = 1
 _EARLY_EXIT = [True]  # switched off only to measure what early exit saves (without_early_exit)
 FOOLED_MARGIN = 1e-2  # logits: how far past the decision a sample must be to count as already fooled
@@ -99,6 +99,8 @@ class Attack:
     backends: ClassVar[tuple[str, ...]] = ("native",)
     # True when x_adv does not depend on the detector attacked (transfer): crafted once per grid
     target_independent: ClassVar[bool] = False
+    # True when it treats a randomized target by RANDOMIZED_RULES (the worst-case cascade): in its cells' keys
+    randomized_rules: ClassVar[bool] = False
     # AutoAttack's rule: a sample already fooled (at its calibrated threshold) keeps its first
     # adversarial and is not attacked further; off for a transfer attack's base (it attacks a surrogate)
     first_adversarial: bool = True

@@ -41,6 +41,7 @@ class WorstCase(Attack):
     name = "worst_case"
     kind = AttackKind.ENSEMBLE
     backends = ("cascade",)
+    randomized_rules = True
 
     def __init__(self, *, eps: float, norm: str = "linf", backend: str = "cascade", seed: int = 0,
                  attacks: Sequence[dict[str, Any]] = ()) -> None:  # noqa: A002 (the grid key)

@@ -53,6 +53,7 @@ class AttackSpec:
     eps: tuple[float, ...]
     params: dict[str, Any] = field(default_factory=dict)
     sweeps: bool = False  # the attack runs all its eps values as one cascade (Attack.sweep)
+    randomized_rules: bool = False  # it follows RANDOMIZED_RULES against a randomized target (Attack.randomized_rules)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,13 @@ class Cell:
         """The distribution channel the cell is scored through ('' for none)."""
         return self.defense.name if self.defense and self.defense.channel else ""
 
+    @property
+    def randomized_rules(self) -> bool:
+        """Whether ``RANDOMIZED_RULES`` apply: the attack has them, and it sees a randomized detector
+        (:meth:`DefenseSpec.attack_target`: a naive attack on a channel crafts on the bare detector)."""
+        return bool(self.attack.randomized_rules and self.defense and self.defense.randomized
+                    and not (self.defense.channel and not self.adaptive))
+
     def spec(self, grid: Grid) -> dict[str, Any]:
         return {
             "detector": self.detector.name, "detector_params": self.detector.params,
@@ -144,7 +152,7 @@ class Cell:
             "image_size": grid.image_size, "split": grid.split, "max_samples": grid.max_samples, "seed": grid.seed,
             "batch_size": grid.batch_size,  # random starts are drawn per batch
             "attack_rules": ATTACK_RULES,  # what an attack returns: a change of rules is a change of numbers
-            **({"randomized_rules": RANDOMIZED_RULES} if self.defense and self.defense.randomized else {}),
+            **({"randomized_rules": RANDOMIZED_RULES} if self.randomized_rules else {}),
             **({"data_params": grid.keyed_data_params()} if grid.keyed_data_params() else {}),  # absent: old keys hold
             **({"precision": grid.precision} if grid.precision != "float32" else {}),
             **({"source_sha256": self.detector.source_sha256} if self.detector.source else {}),

@@ -293,7 +293,7 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
                                   f"{image_size} images in [0, 1] ({math.sqrt(3) * image_size:.4g})")
         atts.append(AttackSpec(name, attack.norm, attack.backend, eps,
                                {k: v for k, v in params.items() if k not in ("norm", "backend")},
-                               sweeps=attack.sweeps))
+                               sweeps=attack.sweeps, randomized_rules=attack.randomized_rules))
     if not atts:
         raise ConfigError(f"{where}: no attacks")
     defs = parse_views(doc, "defenses", parse_defense, where, dets, image_size, given or {})

@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS cells (
   {cols},
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+CREATE INDEX IF NOT EXISTS cells_by_cell ON cells (detector, attack, eps);  -- finds a cell's rows under other keys
 CREATE TABLE IF NOT EXISTS samples (
   key TEXT NOT NULL REFERENCES cells(key) ON DELETE CASCADE,
   idx INTEGER NOT NULL,
@@ -206,15 +207,17 @@ class Store:
     def put_pending(self, records: list[CellRecord]) -> None:
         """Mark the cells a run has planned as "pending" in one transaction, so a reader of the store
         knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept.
-        An unfinished row of the same cell under another key (:data:`CELL_COORDINATES`: planned by a
-        dfbench whose rules have changed since) is dropped: this plan replaces it, and it would keep
-        its entry unfinished for ever."""
+        An unfinished row of a cell planned now, or finished, under another key (:data:`CELL_COORDINATES`:
+        by a dfbench whose rules have changed since) is dropped: it would keep its entry unfinished for ever."""
         placeholders, same = ", ".join("?" for _ in COLUMNS), " AND ".join(f"{c} IS ?" for c in CELL_COORDINATES)
+        finished = " AND ".join(f"done.{c} IS cells.{c}" for c in CELL_COORDINATES)
         rows = [r.row() for r in records]
         try:  # not INSERT OR IGNORE: that would also drop a row that breaks a constraint, without a word
             with self.conn:
                 self.conn.executemany(f"DELETE FROM cells WHERE status != 'ok' AND key != ? AND {same}",
                                       [[row["key"], *(_sql_value(row[c]) for c in CELL_COORDINATES)] for row in rows])
+                self.conn.execute(f"DELETE FROM cells WHERE status != 'ok' AND EXISTS (SELECT 1 FROM cells AS done "
+                                  f"WHERE done.status = 'ok' AND done.key != cells.key AND {finished})")
                 self.conn.executemany(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
                                       "ON CONFLICT(key) DO NOTHING",
                                       [[_sql_value(row[c]) for c in COLUMNS] for row in rows])
