@@ -24,7 +24,7 @@ from dfbench import create_attack
 from dfbench.benchmark.craft import sweep_in_batches
 from dfbench.benchmark.grid import load_grid
 from dfbench.benchmark.prepare import load_detector_for_grid
-from dfbench.defenses import attack_view, create_defense, defend
+from dfbench.defenses import attack_view
 from dfbench.train.checkpoint import default_cache_dir
 from dfbench.train.fit import predict_scores
 
@@ -57,7 +57,8 @@ def eot_margin_pgd(scored, shift: float, x, y, eps: float, steps: int, draws: in
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--grid", default="full")
-    p.add_argument("--eps", default="1,2,4,8,16", help="L-inf budgets in 1/255")
+    p.add_argument("--eps", default="1,2,4,8,16", help="L-inf budgets in 1/255 (the grid's entry: as the worker "
+                                                        "sweeps them)")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--samples", type=int, default=160)
     args = p.parse_args()
@@ -67,13 +68,16 @@ def main() -> None:
     test = data[grid.split].head(args.samples)
     x, y = test.images.float(), test.labels.long()
     det = trained.detector.eval()
-    scored = defend(det, create_defense("random_resize_pad", scale=1.15))
+    cell = next((c for c in grid.cells() if c.detector.name == "custom_cnn" and not c.detector.training
+                 and c.attack.name == "worst_case" and c.adaptive and c.defense and not c.defense.channel
+                 and c.defense.randomized), None)  # its defense and seed, as the worker builds and draws them
+    if cell is None:
+        raise SystemExit(f"grid {grid.name!r} has no worst case on custom_cnn behind a randomized defense")
+    scored = cell.defense.build(det)
     for p_ in scored.parameters():
         p_.requires_grad_(False)
     shift = float(torch.logit(torch.tensor(det.threshold)))
     eps_values = [int(e) / 255 for e in args.eps.split(",")]
-    cell = next(c for c in grid.cells() if c.attack.name == "worst_case" and c.adaptive and c.defense
-                and c.defense.randomized)  # its seed, as the worker draws it
     attack = create_attack("worst_case", eps=eps_values[0], norm="linf", seed=cell.seed(grid), **cell.attack.params)
 
     def row(x_adv):
@@ -84,7 +88,7 @@ def main() -> None:
     with attack_view(scored, adaptive=True, eot_samples=cell.defense.eot_samples) as attacked:
         ours = sweep_in_batches(attack, attacked, test, eps_values, grid.batch_size)  # as the worker crafts
     t_ours = time.perf_counter() - start
-    print(f"custom_cnn behind RandomResizePad(scale=1.15), {len(x)} test samples; clean "
+    print(f"custom_cnn behind {cell.defense.name}, {len(x)} test samples; clean "
           f"{accuracy(scored, det.threshold, x, y, grid.seed, grid.batch_size):.3f}")
     print(f"dfbench worst_case ({args.grid} grid) sweep {t_ours:.0f} s; EOT margin PGD {args.steps} steps per eps")
     print("| eps | dfbench worst case (other states) | EOT margin PGD (other states) | s independent |")

@@ -165,8 +165,13 @@ def test_a_new_plan_replaces_the_unfinished_rows_of_its_cells_under_old_keys(tmp
     assert dict(zip(rows.key, rows.status)) == {"new rules": "pending", "other cell": "pending",
                                                 "another seed": "pending", "finished under old rules": "ok",
                                                 "new pgd rules": "pending"}
+    time.sleep(0.01)  # created_at counts milliseconds
     store.put(replace(other_cell, key="other cell, new rules", status="ok"))  # finished by an older run
+    store.put(replace(finished, key="finished under old rules, eps 1", eps=1.0))
+    time.sleep(0.01)
+    store.put(replace(failed, key="failed under new rules", eps=1.0))  # newer than its cell's old ok row: kept
     store.put_pending([])  # a run with nothing left to plan
     rows = store.records(status=None)
     store.close()
     assert "other cell" not in set(rows.key) and {"new rules", "another seed"} <= set(rows.key)
+    assert "failed under new rules" in set(rows.key)

@@ -207,8 +207,9 @@ class Store:
     def put_pending(self, records: list[CellRecord]) -> None:
         """Mark the cells a run has planned as "pending" in one transaction, so a reader of the store
         knows what is missing if the run stops; a cell already stored (a failed one with its error) is kept.
-        An unfinished row of a cell planned now, or finished, under another key (:data:`CELL_COORDINATES`:
-        by a dfbench whose rules have changed since) is dropped: it would keep its entry unfinished for ever."""
+        An unfinished row of a cell planned now, or finished since, under another key (:data:`CELL_COORDINATES`:
+        by a dfbench whose rules have changed since) is dropped: it would keep its entry unfinished for ever.
+        One newer than the finished row (the new rules' cell failed where the old ones' finished) is kept."""
         placeholders, same = ", ".join("?" for _ in COLUMNS), " AND ".join(f"{c} IS ?" for c in CELL_COORDINATES)
         finished = " AND ".join(f"done.{c} IS cells.{c}" for c in CELL_COORDINATES)
         rows = [r.row() for r in records]
@@ -217,7 +218,8 @@ class Store:
                 self.conn.executemany(f"DELETE FROM cells WHERE status != 'ok' AND key != ? AND {same}",
                                       [[row["key"], *(_sql_value(row[c]) for c in CELL_COORDINATES)] for row in rows])
                 self.conn.execute(f"DELETE FROM cells WHERE status != 'ok' AND EXISTS (SELECT 1 FROM cells AS done "
-                                  f"WHERE done.status = 'ok' AND done.key != cells.key AND {finished})")
+                                  f"WHERE done.status = 'ok' AND done.key != cells.key "
+                                  f"AND done.created_at > cells.created_at AND {finished})")
                 self.conn.executemany(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
                                       "ON CONFLICT(key) DO NOTHING",
                                       [[_sql_value(row[c]) for c in COLUMNS] for row in rows])
