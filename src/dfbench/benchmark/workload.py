@@ -142,19 +142,21 @@ def progress_bar() -> Iterator[Progress]:
             bar.reset(total=max(work, 1.0))
             bar.set_description_str(f"cells 0/{cells}")
 
-        def advance(self, cells: int, what: str, work: float) -> None:
+        def _count(self, cells: int, what: str, work: float) -> float:
+            """Label the bar with the cells done and ``what``; the work to add (sums in another order
+            may overshoot the total by a rounding)."""
             self.done += cells
             bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
             bar.set_postfix_str(what, refresh=False)
-            bar.update(min(work, bar.total - bar.n))  # sums in another order may overshoot by a rounding
+            return min(work, bar.total - bar.n)
+
+        def advance(self, cells: int, what: str, work: float) -> None:
+            bar.update(self._count(cells, what, work))
 
         def skip(self, cells: int, what: str, work: float) -> None:
             """Credited as tqdm's ``initial``: a resumed run's stored cells must not count as done in
             no time (its ETA read 00:00 for the whole first job)."""
-            self.done += cells
-            bar.set_description_str(f"cells {self.done}/{self.cells}", refresh=False)
-            bar.set_postfix_str(what, refresh=False)
-            credit = min(work, bar.total - bar.n)
+            credit = self._count(cells, what, work)
             bar.n += credit
             bar.initial += credit
             bar.last_print_n = bar.n  # the next update's rate counts only the work done after this
