@@ -1,5 +1,5 @@
 """GPU check for "bring your own detector": deepfakebench_xception at 256 px through evaluate()'s
-default suite (the standard protocol, standard-v2) on one GPU, with images per second per attack.
+default suite (the standard protocol, standard-v3) on one GPU, with images per second per attack.
 
 The weights are random (nothing is downloaded; a checkpoint in DeepfakeBench's own layout is
 written first and loaded through the layout), so the accuracies say nothing; the throughput

@@ -2,7 +2,7 @@
 
 For each detector (plain, PGD-adversarially trained, defensively distilled, behind JPEG-75
 attacked through BPDA) the grid's ``worst_case`` entries (by default the ``standard`` grid's,
-standard-v2) run swept over their eps. Then attacks written here, sharing no code with
+standard-v3) run swept over their eps. Then attacks written here, sharing no code with
 dfbench's attacks, try every sample the suite left standing:
 
 - margin PGD, 200 steps, a cosine-annealed step from 2 eps to 0, 4 random starts (the kind of

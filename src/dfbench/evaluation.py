@@ -43,7 +43,7 @@ from .train import predict_scores
 from .train.checkpoint import default_cache_dir
 from .train.trained import Trained
 
-DEFAULT_SUITE = "standard"  # the shipped grid whose attacks are evaluate()'s default: protocol standard-v2
+DEFAULT_SUITE = "standard"  # the shipped grid whose attacks are evaluate()'s default: protocol standard-v3
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def evaluate(model: nn.Module | Callable[[Tensor], Tensor], *, dataset: str | No
       ``fake_index`` (which output means fake); see :mod:`dfbench.detectors.wrapped`.
     - What to run: ``attacks`` (tables in the grid-file form, as under ``[[attacks]]``) and
       ``defenses`` (as under ``[[defenses]]``), or ``grid`` (a shipped grid's name, a TOML path or
-      a dict); by default the ``standard`` grid's suite, protocol standard-v2 (the leaderboard's
+      a dict); by default the ``standard`` grid's suite, protocol standard-v3 (the leaderboard's
       headline: minutes per detector on a CPU). Changing its attacks or seed makes the run's
       protocol ``evaluate@<digest>``, ranked apart. ``dataset`` (default the grid's, or
       ``mini``), ``image_size``, ``max_samples``, ``data_root`` and ``seed`` override the grid's.

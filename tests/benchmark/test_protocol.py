@@ -37,13 +37,13 @@ V1_MEMBERS = [{"name": "apgd", "backend": "native", "steps": 100},
               {"name": "square", "n_queries": 5000}]
 
 
-def test_standard_v2_is_v1_with_one_member_more_before_square():
-    """Every standard-v1 member runs in v2 with the same parameters and in the same place in the
-    cascade; the annealed margin PGD comes in before Square (whose seed, the grid's + its index, moves)."""
-    v2 = load_grid("standard")
-    assert v2.protocol.startswith("standard-v2@")
-    assert [(a.norm, len(a.eps)) for a in v2.attacks] == [("linf", 4), ("l2", 3)]
-    for a in v2.attacks:
+def test_standard_v3_is_v1_with_one_member_more_before_square():
+    """Every standard-v1 member runs in v3 (v2's suite) with the same parameters and in the same place in
+    the cascade; the annealed margin PGD comes in before Square (whose seed, the grid's + its index, moves)."""
+    v3 = load_grid("standard")
+    assert v3.protocol.startswith("standard-v3@")
+    assert [(a.norm, len(a.eps)) for a in v3.attacks] == [("linf", 4), ("l2", 3)]
+    for a in v3.attacks:
         m = a.params["attacks"]
         assert m[:3] + m[4:] == V1_MEMBERS
         assert m[3] == {"name": "pgd", "backend": "native", "steps": 200, "loss": "margin", "schedule": "cosine",
@@ -59,11 +59,25 @@ def test_standard_v2_is_v1_with_one_member_more_before_square():
 def test_a_grid_that_claims_a_published_protocol_must_run_it(change):
     doc = _doc("standard")
     change(doc)
-    with pytest.raises(ConfigError, match="protocol 'standard-v2' is the shipped 'standard' grid"):
+    with pytest.raises(ConfigError, match="protocol 'standard-v3' is the shipped 'standard' grid"):
         parse_grid(doc, "mine.toml")
-    old = {**_doc("standard"), "protocol": "standard-v1"}  # its numbers came from other output rules
-    with pytest.raises(ConfigError, match="protocol 'standard-v1' is retired .*ATTACK_RULES 3"):
-        parse_grid(old, "mine.toml")
+
+
+@pytest.mark.parametrize("old, why", [("standard-v1", "ATTACK_RULES 3"), ("standard-v2", "RANDOMIZED_RULES 1")])
+def test_a_retired_protocol_cannot_be_claimed_even_with_its_suite(old, why):
+    """Its numbers came from other output rules: the same suite under this code is the current version."""
+    with pytest.raises(ConfigError, match=f"protocol '{old}' is retired .*{why}.*'standard-v3'"):
+        parse_grid({**_doc("standard"), "protocol": old}, "mine.toml")
+
+
+def test_the_output_rules_are_part_of_the_protocol(monkeypatch):
+    """A change of how attacks choose their output is a change of numbers: another digest, and the
+    published name refuses it."""
+    before = load_grid("quick").protocol
+    monkeypatch.setattr("dfbench.benchmark.protocol.RANDOMIZED_RULES", 2)
+    assert load_grid("quick").protocol != before
+    with pytest.raises(ConfigError, match="protocol 'standard-v3' is the shipped 'standard' grid"):
+        load_grid("standard")
 
 
 def test_the_protocol_follows_the_suite_and_data_but_not_the_detectors():
@@ -102,9 +116,9 @@ def test_evaluate_runs_the_standard_protocol_by_default():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2)).eval()
     results = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5)
-    assert results.records.protocol.str.startswith("standard-v2@").all()
+    assert results.records.protocol.str.startswith("standard-v3@").all()
     assert set(results.records.norm) == {"linf", "l2"} and len(results.records) == 7
-    assert results.entry()["protocol"].startswith("standard-v2@")
+    assert results.entry()["protocol"].startswith("standard-v3@")
     custom = dfbench.evaluate(net, image_size=16, max_samples=8, threshold=0.5,
                               attacks=[{"name": "fgsm", "eps": ["8/255"]}])
     assert custom.records.protocol.str.startswith("evaluate@").all()

@@ -70,7 +70,7 @@ class Grid:
     sha256: str = ""
     data_params: dict[str, Any] = field(default_factory=dict)  # the dataset's own parameters ([data] extras)
     precision: str = "float32"  # or "bfloat16": the detectors under autocast (detectors/autocast.py)
-    protocol_name: str = ""  # `protocol = "standard-v2"`; the grid's name where none is declared
+    protocol_name: str = ""  # `protocol = "standard-v3"`; the grid's name where none is declared
 
     @property
     def protocol(self) -> str:
@@ -302,7 +302,7 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
     _check_dataset_params(dataset, data_params, f"{where} [data]")
     protocol = doc.get("protocol", "")
     if not isinstance(protocol, str):
-        raise ConfigError(f"{where}: protocol must be a string, e.g. \"standard-v2\", got {protocol!r}")
+        raise ConfigError(f"{where}: protocol must be a string, e.g. \"standard-v3\", got {protocol!r}")
     check_published(protocol, atts, seed, batch_size, where)
     return Grid(name=str(doc.get("name", Path(where).stem)), seed=seed, dataset=dataset, image_size=image_size,
                 split=split, max_samples=max_samples, batch_size=batch_size, detectors=tuple(dets),

@@ -63,7 +63,7 @@ class CellRecord:
     data_params: str = ""  # JSON: how files became inputs (root, frames, sampling, crop size/margin, skips)
     precision: str = "float32"  # the detector's forward/backward: float32, or bfloat16 under autocast
     detector_source: str = ""  # a detector from a file: "path/to/file.py:factory@<sha256 of the file>"
-    protocol: str = ""  # what the number is comparable with: "standard-v2@1a2b3c4d" (benchmark/protocol.py)
+    protocol: str = ""  # what the number is comparable with: "standard-v3@1a2b3c4d" (benchmark/protocol.py)
     channel: str = ""  # the distribution channel it was scored through, "8bit -> jpeg(quality=75)"; "" for none
     metrics: dict[str, float] = field(default_factory=undefined_metrics)
 

@@ -71,7 +71,7 @@ def attack_mode(defenses: str, adaptive: int, channel: str = "") -> str:
 
 def default_name(detector: str, training: str, defenses: str, weights_sha256: str,
                  precision: str = "float32", protocol: str = "") -> str:
-    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c-standard-v2``: readable, distinct per weights, defenses,
+    """``custom_cnn-pgd-at-eps-0.0314-...-3f2a1b9c-standard-v3``: readable, distinct per weights, defenses,
     precision and protocol (its name; the digest is in the entry)."""
     words = " ".join(w for w in (detector, training, defenses) if w)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", words).strip("-.").replace("..", ".")
