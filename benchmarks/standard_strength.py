@@ -15,7 +15,7 @@ each aimed at the detector's calibrated threshold and kept per sample at its fir
 The gap per eps is the number of samples the suite called robust and the independent attacks
 broke: the target is 0 (the issue's: at most 1).
 
-    .venv/bin/python benchmarks/standard_strength.py [--samples 160] [--only plain,jpeg] [--grid standard_v1]
+    .venv/bin/python benchmarks/standard_strength.py [--samples 160] [--only plain,jpeg] [--grid GRID_OR_TOML]
     .venv/bin/python benchmarks/standard_strength.py --grid full --size 64   # the full grid's worst case
 """
 

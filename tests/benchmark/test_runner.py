@@ -175,3 +175,20 @@ def test_a_new_plan_replaces_the_unfinished_rows_of_its_cells_under_old_keys(tmp
     store.close()
     assert "other cell" not in set(rows.key) and {"new rules", "another seed"} <= set(rows.key)
     assert "failed under new rules" in set(rows.key)
+
+
+def test_a_resumed_store_takes_the_protocol_of_the_grid_that_plans_it(tiny_grid_file, cache_dir, tmp_path,
+                                                                          monkeypatch):
+    """A store written before the protocol's digest changed (here: the rules that choose an attack's
+    output) keeps its cells, whose keys and numbers are unchanged, under the protocol its grid now has:
+    one entry per view, not the old cells under the old name and the new ones under the new."""
+    grid = load_grid(tiny_grid_file)
+    store = Store(tmp_path / "results.sqlite")
+    run_grid(grid, store, cache_dir)
+    old = set(store.records().protocol)
+    monkeypatch.setattr("dfbench.benchmark.protocol.RANDOMIZED_RULES", 2)
+    assert grid.protocol not in old and len(old) == 1
+    again = run_grid(grid, store, cache_dir)
+    assert (again.ran, again.skipped) == (0, 6)
+    assert set(store.records().protocol) == {grid.protocol}
+    assert store.set_protocols({k: "other@12345678" for k in store.done_keys()} | {"no such key": "x@1"}) == 6

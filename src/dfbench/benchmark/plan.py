@@ -14,8 +14,13 @@ NAN = float("nan")
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)
-    skipped: int = 0  # cells already in the store
+    stored: dict[str, str] = field(default_factory=dict)  # key -> protocol of each planned cell already in the store
     untrainable: list[Output] = field(default_factory=list)  # failed records of detectors that could not be trained
+
+    @property
+    def skipped(self) -> int:
+        """Cells already in the store."""
+        return len(self.stored)
 
 
 def plan(grid: Grid, done: set[str], prepared: Prepared) -> Plan:
@@ -42,7 +47,7 @@ def plan(grid: Grid, done: set[str], prepared: Prepared) -> Plan:
                 weights = trained.weights_sha256
                 cells, mirrors = ([(c, c.key(grid, weights, fingerprint)) for c in u] for u in (unit, twin))
                 stored = frozenset(k for _, k in (*cells, *mirrors) if k in done)
-                out.skipped += len(stored)
+                out.stored.update((k, grid.protocol_of(c.defense)) for c, k in (*cells, *mirrors) if k in stored)
                 if len(stored) < len(cells) + len(mirrors):
                     out.jobs.append(Job(spec, defense, adaptive, tuple(cells), stored, trained.weights_sha256,
                                         trained.threshold, fingerprint, n, info, mirrors=tuple(mirrors)))

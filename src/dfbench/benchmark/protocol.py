@@ -38,7 +38,7 @@ RETIRED: dict[str, str] = {
                    "point of least margin (ATTACK_RULES 3)",
     "standard-v2": "standard-v3's worst case against a randomized detector (a random resize, a channel with ranges) "
                    "attacks every sample on fresh draws and carries none as fooled to the next eps "
-                   "(RANDOMIZED_RULES 1); on deterministic detectors v3 gives v2's numbers",
+                   "(RANDOMIZED_RULES 1); on detectors without a randomized view v3 gives v2's numbers",
 }
 
 

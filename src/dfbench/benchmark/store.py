@@ -226,6 +226,19 @@ class Store:
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 
+    def set_protocols(self, protocols: dict[str, str]) -> int:
+        """Label finished cells with the protocol of the grid that plans them now (key -> protocol); the
+        number relabelled. Same key, same numbers: a cell stored by another grid, or by a dfbench whose
+        protocol digest has changed since, belongs to this grid's entries as well."""
+        try:
+            with self.conn:
+                before = self.conn.total_changes
+                self.conn.executemany("UPDATE cells SET protocol = ? WHERE key = ? AND status = 'ok' AND protocol != ?",
+                                      [(p, k, p) for k, p in protocols.items()])
+                return self.conn.total_changes - before
+        except sqlite3.Error as exc:
+            raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
+
     def set_check_flags(self, flags: dict[str, list[str]]) -> None:
         """Rewrite every cell's ``check_flags`` in one transaction."""
         try:
