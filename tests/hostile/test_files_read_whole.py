@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import REPO
 
-ENTRY = REPO / "leaderboards" / "mini" / "custom_cnn-da54138c-defenses.json"
+ENTRY = REPO / "leaderboards" / "mini" / "custom_cnn-f6871de5-full.json"  # a committed entry, made hostile below
 BASELINE = REPO / "baselines" / "quick-mini.json"
 
 
@@ -28,6 +28,11 @@ def _set(doc: dict, path: str, value) -> dict:
     return doc
 
 
+def _raw(doc: dict, path: str, literal: str) -> str:
+    """The entry as JSON text with ``literal`` written verbatim at ``path`` (what json.dumps would refuse)."""
+    return json.dumps(_set(doc, path, "@RAW@")).replace('"@RAW@"', literal)
+
+
 def _entry_text(change) -> str | bytes:
     doc = json.loads(ENTRY.read_text())
     out = change(doc) if callable(change) else change
@@ -40,11 +45,9 @@ ENTRY_CASES = {
     "infinity_threshold": (lambda e: json.dumps(_set(e, "clean/threshold", float("inf"))),
                            "Infinity is not a JSON number"),
     "minus_infinity_eps": (lambda e: json.dumps(_set(e, "robust/0/eps", -float("inf"))), "-Infinity"),
-    "overflowing_float": (lambda e: json.dumps(e).replace('"acc": 0.85', '"acc": 1e400'), "beyond the range"),
-    "400_digit_count": (lambda e: json.dumps(e).replace('"n_robust": 41', '"n_robust": ' + "9" * 400),
-                        "must be within +-2**53"),
-    "5000_digit_count": (lambda e: json.dumps(e).replace('"n_robust": 41', '"n_robust": ' + "9" * 5000),
-                         "is not valid JSON"),
+    "overflowing_float": (lambda e: _raw(e, "clean/acc", "1e400"), "beyond the range"),
+    "400_digit_count": (lambda e: _raw(e, "robust/0/n_robust", "9" * 400), "must be within +-2**53"),
+    "5000_digit_count": (lambda e: _raw(e, "robust/0/n_robust", "9" * 5000), "is not valid JSON"),
     "threshold_above_one": (lambda e: _set(e, "clean/threshold", 7.5), "threshold"),
     "accuracy_above_one": (lambda e: _set(e, "clean/acc", 1.5), "1.5"),
     "negative_count": (lambda e: _set(e, "robust/0/n_robust", -1), "-1"),
