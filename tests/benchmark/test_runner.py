@@ -191,4 +191,19 @@ def test_a_resumed_store_takes_the_protocol_of_the_grid_that_plans_it(tiny_grid_
     again = run_grid(grid, store, cache_dir)
     assert (again.ran, again.skipped) == (0, 6)
     assert set(store.records().protocol) == {grid.protocol}
-    assert store.set_protocols({k: "other@12345678" for k in store.done_keys()} | {"no such key": "x@1"}) == 6
+    assert store.set_protocols({k: "other@12345678" for k in store.done_keys()}) == 0  # another protocol's name
+    assert store.set_protocols({k: "tiny@12345678" for k in store.done_keys()} | {"no such key": "tiny@1"}) == 6
+
+
+def test_a_second_grid_leaves_the_cells_it_shares_to_the_grid_that_stored_them(tiny_grid_file, cache_dir, tmp_path):
+    """Same key, another grid: relabelling the cell would take it from the first grid's entries."""
+    first = load_grid(tiny_grid_file)
+    second_file = tmp_path / "second.toml"
+    second_file.write_text(tiny_grid_file.read_text().replace('name = "tiny"', 'name = "second"', 1))
+    second = load_grid(second_file)
+    assert second.protocol.startswith("second@")
+    store = Store(tmp_path / "results.sqlite")
+    run_grid(first, store, cache_dir)
+    again = run_grid(second, store, cache_dir)
+    assert (again.ran, again.skipped) == (0, 6)
+    assert set(store.records().protocol) == {first.protocol}

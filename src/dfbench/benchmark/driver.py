@@ -7,8 +7,8 @@ share clean scores per detector and defense, the sanity probe per view, transfer
 surrogate, and a worst-case ensemble attacks a sample fooled at a smaller eps no more. The cells
 planned are stored as pending first, so a result read after a stop knows what it lacks. A job
 that raises is stored as failed (with its error) and retried by the next run; the rest of the
-grid goes on. A stored cell this grid plans takes this grid's protocol (same key, same
-numbers). After every run the cross-cell sanity checks are recomputed over the whole store.
+grid goes on. A stored cell of this grid's protocol under an older digest takes the current
+one (same key, same numbers). After every run the cross-cell sanity checks are recomputed over the whole store.
 See docs/architecture.md for the stages.
 """
 
@@ -53,8 +53,8 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
     work = plan(grid, store.done_keys(), prepared)
     summary.skipped = work.skipped
     if relabelled := store.set_protocols(work.stored):
-        log.info("%d stored cells labelled with another protocol (another grid's, or an older dfbench's) now "
-                 "carry this grid's", relabelled)
+        log.info("%d stored cells of this grid's protocol under an older digest now carry the current one",
+                 relabelled)
     store.put_pending([r for job in work.jobs for r in pending_records(job, grid)])  # what a stop leaves undone
     n = prepared.n_samples
     job_work = {job.cells[0][1]: unit_passes([c for c, _ in job.cells], n).work for job in work.jobs}

@@ -227,14 +227,16 @@ class Store:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
 
     def set_protocols(self, protocols: dict[str, str]) -> int:
-        """Label finished cells with the protocol of the grid that plans them now (key -> protocol); the
-        number relabelled. Same key, same numbers: a cell stored by another grid, or by a dfbench whose
-        protocol digest has changed since, belongs to this grid's entries as well."""
+        """Relabel finished cells of a protocol's name under another digest (a dfbench whose digest has
+        changed since) with the digest planned now (key -> ``name@digest``); the number relabelled. Same
+        key, same numbers. A cell another protocol (another grid) stored keeps its label: it is that
+        grid's entries' as well, and moving it would leave them incomplete."""
+        rows = [(p, k, p, len(name := p.partition("@")[0] + "@"), name) for k, p in protocols.items()]
         try:
             with self.conn:
                 before = self.conn.total_changes
-                self.conn.executemany("UPDATE cells SET protocol = ? WHERE key = ? AND status = 'ok' AND protocol != ?",
-                                      [(p, k, p) for k, p in protocols.items()])
+                self.conn.executemany("UPDATE cells SET protocol = ? WHERE key = ? AND status = 'ok' AND protocol != ? "
+                                      "AND substr(protocol, 1, ?) = ?", rows)
                 return self.conn.total_changes - before
         except sqlite3.Error as exc:
             raise DfbenchError(f"cannot write to results store {self.path}: {exc}") from None
