@@ -197,3 +197,16 @@ def test_a_failed_cell_keeps_its_entry_off_the_board_and_says_why(results, cache
     assert result.exit_code == 0, said
     assert "cells not finished (1 failed, 1 pending; first error: RuntimeError: boom)" in said
     assert [json.loads(p.read_text())["defenses"] for p in (tmp_path / "lb" / "mini").glob("*.json")] == [""]
+
+
+def test_one_view_under_two_digests_of_its_protocol_is_refused_not_overwritten(results, cache_dir, tmp_path):
+    """A randomized view's worst case from before and after its rules changed: two entries, one file name."""
+    with sqlite3.connect(results / "results.sqlite") as conn:
+        key, protocol = conn.execute("SELECT key, protocol FROM cells WHERE defenses = '' ORDER BY key").fetchone()
+        older = protocol.partition("@")[0] + "@00000000"
+        conn.execute("UPDATE cells SET protocol = ? WHERE key = ?", (older, key))
+    refused = submit(results, tmp_path / "lb", cache_dir, "--allow-flags")
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2, said
+    assert f"under protocols {protocol} and {older}" in said or f"under protocols {older} and {protocol}" in said
+    assert "fresh --out" in said and not (tmp_path / "lb").exists()

@@ -57,6 +57,7 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
                            "with the same grid again to finish them")
     if not entries:
         raise DfbenchError(f"{path} holds no finished cells" + (f" of {', '.join(detectors)}" if detectors else ""))
+    _refuse_one_name_twice(entries, path)
     if name is not None:
         if len(entries) + len(skipped) != 1:  # never the name meant for a skipped entry on another
             raise DfbenchError(f"--name names one entry, but {len(entries) + len(skipped)} would be submitted"
@@ -70,3 +71,16 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
         attach_weights(entry, weights, cache_dir, root)
         check_new_entry(root, entry, replace=replace)
     return Submitted([write_entry(root, entry, replace=replace) for entry in entries], skipped)
+
+
+def _refuse_one_name_twice(entries: list[dict], path: Path) -> None:
+    """Two entries of one store under one file name (the same view under two protocols of one name,
+    e.g. a randomized view's cells from before and after its rules changed) would overwrite each other."""
+    seen: dict[tuple[str, str], str] = {}
+    for entry in entries:
+        where = (entry["dataset"]["name"], entry["name"])
+        if where in seen:
+            raise DfbenchError(f"{path} holds {entry['name']} twice, under protocols {seen[where]} and "
+                               f"{entry['protocol']}: run the grid into a fresh --out, or delete the older "
+                               "protocol's cells, and submit again")
+        seen[where] = entry["protocol"]
