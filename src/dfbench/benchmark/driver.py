@@ -8,8 +8,8 @@ surrogate, and a worst-case ensemble attacks a sample fooled at a smaller eps no
 planned are stored as pending first, so a result read after a stop knows what it lacks. A job
 that raises is stored as failed (with its error) and retried by the next run; the rest of the
 grid goes on. A stored cell of this grid's protocol under an older digest takes the current
-one (same key, same numbers). After every run the cross-cell sanity checks are recomputed over the whole store.
-See docs/architecture.md for the stages.
+one (same key, same numbers). After every run the cross-cell sanity checks are recomputed over
+the whole store. See docs/architecture.md for the stages.
 """
 
 from __future__ import annotations
