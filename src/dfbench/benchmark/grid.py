@@ -39,7 +39,7 @@ from ..attacks import attacks, create_attack
 from ..data import SPLITS, datasets
 from ..detectors import Detector, detectors
 from ..detectors.autocast import PRECISIONS
-from ..detectors.from_file import register_model
+from ..detectors.from_file import HF_PREFIX, register_model
 from ..errors import ConfigError, DfbenchError
 from ..safe_files import read_toml
 from ..train.trained import training_config
@@ -224,7 +224,9 @@ def _resolve_detector(entry: dict, resolved: Any) -> dict:
     if "weights" in entry:
         entry["weights"] = resolved(entry["weights"])
     model = entry.get("model")
-    if isinstance(model, str) and ".py:" in model:  # file.py:factory (a module path stays as it is)
+    if isinstance(model, str) and model.startswith(HF_PREFIX):  # hf:path/to/dir
+        entry["model"] = HF_PREFIX + resolved(model.removeprefix(HF_PREFIX))
+    elif isinstance(model, str) and ".py:" in model:  # file.py:factory (a module path stays as it is)
         file, _, factory = model.rpartition(":")
         entry["model"] = f"{resolved(file)}:{factory}"
     return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -31,6 +32,9 @@ class Detector(nn.Module):
     # P(fake) at or above which the detector calls a sample fake; calibrated on clean
     # validation data when trained (the checkpoint card), 0.5 otherwise.
     threshold: float = 0.5
+    # Where a detector that came with its own weights read them (a Hugging Face folder): `run`
+    # neither trains nor loads it, and records this path and its files' digest.
+    pretrained_from: Path | None = None
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """A detector from a Python file or module, with no package and no entry point: ``--model``.
 
-``path/to/file.py:factory`` or ``package.module:factory``: the factory returns a Detector, or an
+``path/to/file.py:factory`` or ``package.module:factory`` (or ``hf:path/to/dir``, a Hugging Face
+classifier folder: detectors/hf): the factory returns a Detector, or an
 ``nn.Module`` (taken as RGB in [0, 1] -> two logits, fake = 1; a model with other conventions
 returns ``dfbench.wrap(model, mean=..., ...)``). It is registered under ``<stem>.<factory>``,
 and its source's sha256 travels with every record and entry made with it.
@@ -22,6 +23,7 @@ from ..errors import ConfigError
 from .base import Detector, detectors
 from .wrapped import wrap
 
+HF_PREFIX = "hf:"
 _LOADED: dict[str, tuple[str, str]] = {}  # source -> (registered name, sha256 of its file)
 
 
@@ -70,7 +72,9 @@ def _signature(factory: Callable[..., Any]) -> inspect.Signature:
 
 def register_model(source: str) -> tuple[str, str]:
     """Register the factory named by ``source`` (once) and return its detector name and the
-    sha256 of its source file."""
+    sha256 of its source file (of a Hugging Face folder's files, for ``hf:path/to/dir``)."""
+    if source.startswith(HF_PREFIX):
+        return _register_huggingface(source)
     target, _, attr = source.rpartition(":")
     key = f"{Path(target).resolve()}:{attr}" if target.endswith(".py") else source  # one file, however named
     if key in _LOADED:
@@ -97,11 +101,37 @@ def register_model(source: str) -> tuple[str, str]:
     make.__qualname__ = make.__name__ = name
     make.__signature__ = _signature(factory)  # type: ignore[attr-defined]  # the user's parameters, for checks
     make.__annotations__ = {k: v for k, v in getattr(factory, "__annotations__", {}).items() if k != "return"}
+    _add(source, key, name, make, digest)
+    return name, digest
+
+
+def _add(source: str, key: str, name: str, make: Callable[..., Detector], digest: str) -> None:
     taken = next((other for other, (n, _) in _LOADED.items() if n == name), None)
     if taken is not None or name in detectors:
         raise ConfigError(f"--model {source!r}: its name {name!r} is taken "
-                          f"({'by ' + repr(taken) if taken else 'by a registered detector'}); rename the file or "
-                          "the factory")
+                          f"({'by ' + repr(taken) if taken else 'by a registered detector'}); rename the file, "
+                          "folder or factory")
     detectors.add(name, make)
     _LOADED[key] = name, digest
+
+
+def _register_huggingface(source: str) -> tuple[str, str]:
+    """``hf:path/to/dir``: a transformers classifier folder (detectors/hf), named ``hf.<folder name>``."""
+    from .hf import folder_digest, load_huggingface
+    from .hf.detector import check_folder
+
+    folder = Path(source.removeprefix(HF_PREFIX)).resolve()
+    key = f"{HF_PREFIX}{folder}"
+    if key in _LOADED:
+        return _LOADED[key]
+    check_folder(folder)
+    name = re.sub(r"[^A-Za-z0-9_.]", "_", f"hf.{folder.name}")
+
+    def make(input_size: tuple[int, int] | None = None, fake_labels: list[str] | None = None,
+             real_label: str | None = None) -> Detector:
+        return load_huggingface(folder, fake_labels, real_label, input_size)
+
+    make.__qualname__ = make.__name__ = name
+    digest = folder_digest(folder)
+    _add(source, key, name, make, digest)
     return name, digest

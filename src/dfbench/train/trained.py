@@ -14,6 +14,8 @@ import torch
 from ..data import create_dataset
 from ..detectors import Detector, create_detector
 from ..detectors.fingerprint import code_fingerprint
+from ..detectors.from_file import HF_PREFIX
+from ..detectors.hf import load_huggingface
 from ..detectors.per_frame import PerFrame, for_modality
 from ..errors import ConfigError
 from .checkpoint import Card, cache_path, claim_cache, load_weights, read_card, save_checkpoint
@@ -175,6 +177,9 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
     path = checkpoint_location(name, dataset, image_size, cache_dir, seed, weights, training, data_params, code,
                                **detector_kwargs)
     inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
+    if weights is None and inner.pretrained_from is not None:  # its weights came with it: nothing to train
+        detector = for_modality(inner, modality, name)
+        return Trained(detector.eval(), inner.pretrained_from, code, detector.threshold, None)
     stale = weights is None and path.exists() and _stale(name, path, data_fingerprint,
                                                          detector_fingerprint(inner, image_size, detector_kwargs))
     if weights is None and (stale or not path.exists()):
@@ -203,16 +208,30 @@ def train_into_cache(name: str, dataset: str, image_size: int, cache_dir: Path, 
     return train_detector(name, dataset, image_size, path, config), path
 
 
-def load_detector(name: str, weights: str | Path | None = None, input_size: int | tuple[int, int] | None = None,
-                  threshold: float | None = None) -> Detector:
+def load_detector(name: str | Path, weights: str | Path | None = None,
+                  input_size: int | tuple[int, int] | None = None, threshold: float | None = None,
+                  fake_labels: list[str] | None = None, real_label: str | None = None) -> Detector:
     """Registered detector ``name`` with ``weights`` from disk (its own checkpoint layout for the
     public detectors: ``deepfakebench_xception``, ``sbi_efficientnet_b4``, ...), in eval mode.
+    A folder (or ``hf:folder``) is a Hugging Face classifier saved with ``save_pretrained``: its
+    labels give its polarity unless ``fake_labels`` / ``real_label`` say it (detectors/hf).
 
     The threshold is ``threshold`` when given, else the card's when the weights have one, else 0.5
     (the public projects' own decision: argmax, or a sigmoid at 0.5). ``input_size``: the side (or
     (H, W)) it is fed; a public detector defaults to its project's.
     """
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
+    folder = str(name).removeprefix(HF_PREFIX)
+    if str(name).startswith(HF_PREFIX) or Path(folder).is_dir():
+        if weights is not None:
+            raise ConfigError(f"{folder} is a Hugging Face folder: its weights are in it (weights= is for "
+                              "registered detectors)")
+        hf = load_huggingface(folder, fake_labels, real_label, tuple(size) if size else None)  # type: ignore[arg-type]
+        hf.threshold = float(threshold) if threshold is not None else 0.5
+        return hf
+    if fake_labels is not None or real_label is not None:
+        raise ConfigError("fake_labels / real_label are for Hugging Face classifier folders")
+    name = str(name)
     detector = create_detector(name, **({"input_size": tuple(size)} if size is not None else {}))
     card = None
     if weights is not None:
