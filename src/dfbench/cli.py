@@ -29,6 +29,9 @@ def run(
     detector: Annotated[Optional[list[str]], typer.Option(help="Run these detectors instead of the grid's.")] = None,
     model: Model = None,
     weights: Weights = None,
+    weights_dir: Annotated[Optional[Path], typer.Option(help="Run every zoo detector whose weights lie in this "
+                                                              "folder (`dfbench zoo`), each at its own input size, "
+                                                              "instead of the grid's detectors.")] = None,
     max_samples: Annotated[Optional[int], typer.Option(help="Evaluate the first N samples only.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Run on this dataset instead of the grid's (e.g. ffpp, "
                                                         "dfdc, celebdf, faces140k, folder, mini_video).")] = None,
@@ -52,7 +55,7 @@ def run(
     from .benchmark.driver import run_grid
     from .benchmark.executors import make_executor
     from .benchmark.grid import load_grid
-    from .benchmark.overrides import override
+    from .benchmark.overrides import override, zoo_grids
     from .benchmark.store import Store
     from .benchmark.workload import progress_bar
     from .device import resolve_device
@@ -60,27 +63,36 @@ def run(
 
     setup_logging(verbose)
     check_results_folder(out)
+    if weights_dir is not None and (detector or model or weights):
+        raise DfbenchError("--weights-dir chooses the detectors: give it without --detector, --model or --weights")
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
                     data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
+    specs, missing = zoo_grids(spec, weights_dir) if weights_dir is not None else ([spec], [])
+    for line in missing:
+        typer.echo(f"not found: {line}", err=True)
     runner, target, cache = make_executor(executor, workers, address), resolve_device(device), cache_folder(cache)
     if dry_run:
         from .benchmark.estimate import estimate_grid
 
-        typer.echo("\n".join(estimate_grid(spec, cache, target).lines()))
+        for one in specs:
+            typer.echo("\n".join(estimate_grid(one, cache, target).lines()))
         return
     store = Store(out / "results.sqlite")
+    total = ran = done = failed = inputs_skipped = 0
     try:
-        with progress_bar() as progress:
-            summary = run_grid(spec, store, cache, progress, runner, target)
+        for one in specs:  # one pass per input size (--weights-dir); a plain run is one grid
+            with progress_bar() as progress:
+                summary = run_grid(one, store, cache, progress, runner, target)
+            total, ran, done = total + summary.total, ran + summary.ran, done + summary.skipped
+            failed, inputs_skipped = failed + summary.failed, inputs_skipped + summary.inputs_skipped
         text, paths = results_tables(store, out)
     finally:
         store.close()
     typer.echo(text)
-    skipped = f" {summary.inputs_skipped} input file(s) skipped (warnings above)." if summary.inputs_skipped else ""
-    typer.echo(f"\n{summary.total} cells: {summary.ran} run, {summary.skipped} already done, "
-               f"{summary.failed} failed.{skipped} Store: {store.path}"
+    skipped = f" {inputs_skipped} input file(s) skipped (warnings above)." if inputs_skipped else ""
+    typer.echo(f"\n{total} cells: {ran} run, {done} already done, {failed} failed.{skipped} Store: {store.path}"
                + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
-    if summary.failed:
+    if failed:
         raise typer.Exit(1)
 
 
@@ -312,6 +324,44 @@ def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML f
     from .benchmark.prepare import checkpoints_fingerprint
 
     typer.echo(checkpoints_fingerprint(load_grid(grid)))
+
+
+zoo_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
+                      help="The public detectors dfbench loads from their own checkpoints, and what a file is.")
+app.add_typer(zoo_app, name="zoo")
+
+
+@zoo_app.callback()
+@user_errors
+def zoo(ctx: typer.Context) -> None:
+    """List the zoo: each layout's project, input, output and released files."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .detectors.public import LAYOUTS
+
+    for lay in sorted(LAYOUTS.values(), key=lambda lay: lay.name):
+        files = ", ".join(r.file for r in lay.releases) or "see its docstring"
+        typer.echo(f"{lay.name:30} {lay.project}; {lay.input_size} px; {lay.head.value}, fake = {lay.fake_index}; "
+                   f"files: {files}")
+    typer.echo("\nAlso: any Hugging Face image classifier folder (hf:path/to/dir). `dfbench zoo identify FILE` "
+               "names a checkpoint's layout; `dfbench run --grid public --weights-dir DIR` runs every one found.")
+
+
+@zoo_app.command("identify")
+@user_errors
+def zoo_identify(
+    paths: Annotated[list[Path], typer.Argument(help="Checkpoint files or Hugging Face folders.")],
+) -> None:
+    """Say which zoo layout each checkpoint has, from its keys and shapes alone (nothing is unpickled)."""
+    from .detectors.public.zoo import identify
+
+    unknown = 0
+    for path in paths:
+        layouts, line = identify(path)
+        unknown += not layouts and not path.is_dir()
+        typer.echo(f"{path}: {line}")
+    if unknown:
+        raise typer.Exit(1)
 
 
 app.command()(user_errors(export))

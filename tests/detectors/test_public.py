@@ -4,6 +4,7 @@ architecture built to the project's own definition, loads strictly and gives the
 from __future__ import annotations
 
 import pickle
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from safetensors.torch import save_file
 
 import dfbench
 from dfbench.detectors.public import LAYOUTS
+from dfbench.detectors.public.layout import Head
 from dfbench.errors import CheckpointError
 
 from . import reference_nets as ref
@@ -18,28 +20,54 @@ from . import reference_nets as ref
 SIZE = 96  # every architecture here is size-agnostic (global pooling); small inputs keep the tests fast
 
 
+def _state(model, layout: str) -> dict[str, torch.Tensor]:
+    """``model``'s weights under the project's own key names."""
+    return model.openai_state() if layout == "univfd_clip_vitl14" else dict(model.state_dict())
+
+
 def _save(model, layout: str, path):
     """Write ``model``'s state dict the way ``layout``'s project writes its checkpoints."""
-    state = model.state_dict()
+    state = _state(model, layout)
     if layout == "sbi_efficientnet_b4":  # train_sbi.py: torch.save({"model": ..., "optimizer": ..., "epoch": ...})
         torch.save({"model": state, "optimizer": {"state": {}, "param_groups": [{"lr": 0.001}]}, "epoch": 12}, path)
+    elif layout == "cnndetection_resnet50":  # base_model.py save_networks
+        torch.save({"model": state, "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4}]}, "total_steps": 9},
+                   path)
     elif layout == "selimsef_efficientnet_b7":  # DataParallel, {"state_dict": ..., "epoch": ..., "bce_best": ...}
         torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 20, "bce_best": 0.21},
                    path)
     elif layout == "ffpp_xception":  # the documented conversion: its state dict as safetensors
         save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    else:  # DeepfakeBench: torch.save(model.state_dict())
+    elif layout == "univfd_clip_vitl14":  # the documented conversion of CLIP, UnivFD's fc_weights.pth beside it
+        save_file(state, str(path))
+        torch.save(OrderedDict(model.fc.state_dict()), path.with_name("fc_weights.pth"))
+    else:  # DeepfakeBench, NPR: torch.save(model.state_dict())
         torch.save(state, path)
     return path
 
 
-CASES = {
-    "deepfakebench_xception": (ref.deepfakebench_xception, ".pth"),
-    "deepfakebench_efficientnetb4": (ref.deepfakebench_efficientnetb4, ".pth"),
-    "sbi_efficientnet_b4": (ref.sbi_efficientnet_b4, ".tar"),
-    "selimsef_efficientnet_b7": (ref.selimsef_efficientnet_b7, ".pth"),
-    "ffpp_xception": (ref.ffpp_xception, ".safetensors"),
+SMALL_CLIP = {"resolution": 28, "patch": 14, "width": 64, "layers": 2, "heads": 2}
+CASES = {  # name -> (reference, file suffix, input side, the registered factory's parameters)
+    "deepfakebench_xception": (ref.deepfakebench_xception, ".pth", SIZE, {}),
+    "deepfakebench_efficientnetb4": (ref.deepfakebench_efficientnetb4, ".pth", SIZE, {}),
+    "deepfakebench_core": (ref.deepfakebench_core, ".pth", SIZE, {}),
+    "deepfakebench_spsl": (ref.deepfakebench_spsl, ".pth", SIZE, {}),
+    "deepfakebench_meso4": (ref.deepfakebench_meso4, ".pth", 256, {}),  # its flatten needs 256 px
+    "deepfakebench_meso4inception": (ref.deepfakebench_meso4inception, ".pth", 256, {}),
+    "sbi_efficientnet_b4": (ref.sbi_efficientnet_b4, ".tar", SIZE, {}),
+    "selimsef_efficientnet_b7": (ref.selimsef_efficientnet_b7, ".pth", SIZE, {}),
+    "ffpp_xception": (ref.ffpp_xception, ".safetensors", SIZE, {}),
+    "cnndetection_resnet50": (ref.cnndetection_resnet50, ".pth", SIZE, {}),
+    "npr_resnet50": (ref.npr_resnet50, ".pth", SIZE, {}),
+    "univfd_clip_vitl14": (lambda: ref.UnivFD(**{k: SMALL_CLIP[k] for k in ("width", "layers", "heads", "patch",
+                                                                             "resolution")}), ".safetensors", 32,
+                           SMALL_CLIP),
 }
+
+
+def _load(name, path):
+    _, _, size, params = CASES[name]
+    return dfbench.load_detector(name, weights=path, input_size=size, **params)
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +78,18 @@ def written(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            build, suffix = CASES[name]
+            build, suffix, _, _ = CASES[name]
             model = ref.randomize(build(), seed=len(cache))
-            cache[name] = model, _save(model, name, tmp / f"{name}{suffix}")
+            folder = tmp / name  # a folder each: UnivFD's fc_weights.pth lies beside its file
+            folder.mkdir()
+            cache[name] = model, _save(model, name, folder / f"{name}{suffix}")
         return cache[name]
 
     return get
 
 
-def _x(n: int = 2) -> torch.Tensor:
-    return torch.rand(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+def _x(n: int = 2, size: int = SIZE) -> torch.Tensor:
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(1))
 
 
 def test_every_registered_layout_is_tested():
@@ -70,13 +100,13 @@ def test_every_registered_layout_is_tested():
 def test_the_checkpoint_loads_strictly_and_gives_the_projects_outputs(written, name):
     model, path = written(name)
     layout = LAYOUTS[name]
-    det = dfbench.load_detector(name, weights=path, input_size=SIZE)
-    x = _x()
+    det = _load(name, path)
+    x = _x(size=CASES[name][2])
     mean, std = torch.tensor(layout.mean).view(3, 1, 1), torch.tensor(layout.std).view(3, 1, 1)
     with torch.no_grad():
         theirs = model((x - mean) / std)  # the project's own preprocessing and forward
         ours = det(x)
-    if layout.head == "one logit, sigmoid":
+    if layout.head == Head.ONE_LOGIT:
         assert torch.allclose(det.score(x), torch.sigmoid(theirs[:, 0]), atol=1e-5)
     else:
         assert torch.allclose(ours, theirs, atol=1e-4), (ours, theirs)
@@ -87,13 +117,13 @@ def test_the_checkpoint_loads_strictly_and_gives_the_projects_outputs(written, n
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_renamed_key_is_named_in_the_error(written, name, tmp_path):
     model, _ = written(name)
-    state = dict(model.state_dict())
+    state = _state(model, name)
     victim = sorted(k for k in state if k.endswith(".weight"))[3]
     state[victim.replace(".weight", ".weigth")] = state.pop(victim)
     path = tmp_path / "renamed.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     with pytest.raises(CheckpointError) as err:
-        dfbench.load_detector(name, weights=path, input_size=SIZE)
+        _load(name, path)
     message = str(err.value)
     assert victim.removeprefix("module.") in message and "weigth" in message and "\n" not in message
 
@@ -144,3 +174,94 @@ def test_another_layouts_checkpoint_says_which_it_looks_like(written):
     _, path = written("deepfakebench_xception")
     with pytest.raises(CheckpointError, match="looks like a deepfakebench_.* checkpoint"):
         dfbench.load_detector("ffpp_xception", weights=path, input_size=SIZE)
+
+
+# The zoo as data: identification by keys and shapes, a folder of downloads, the generated table.
+
+def test_every_layout_is_identified_from_its_keys_and_shapes_alone(written, tmp_path):
+    from dfbench.detectors.public.zoo import identify
+
+    vitl14 = tmp_path / "clip.safetensors"  # the fixture's CLIP is small: ViT-L/14's own shapes are checked apart
+    save_file({"visual.conv1.weight": torch.zeros(1024, 3, 14, 14), "visual.proj": torch.zeros(1024, 768)}, str(vitl14))
+    assert [lay.name for lay in identify(vitl14)[0]] == ["univfd_clip_vitl14"]
+    for name in set(CASES) - {"univfd_clip_vitl14"}:
+        _, path = written(name)
+        anonymous = tmp_path / f"weights{path.suffix}"  # the file's name says nothing
+        anonymous.write_bytes(path.read_bytes())
+        layouts, line = identify(anonymous)
+        assert name in [lay.name for lay in layouts], (name, line)
+        twins = {"deepfakebench_xception", "deepfakebench_core"}  # one architecture, two trainings
+        assert len(layouts) == (2 if name in twins else 1), line
+
+
+def test_a_clip_torchscript_archive_is_refused_without_running_it(tmp_path):
+    from dfbench.detectors.public.zoo import identify
+
+    path = tmp_path / "ViT-L-14.pt"
+    torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2), torch.zeros(1, 2)), str(path))
+    for attempt in (lambda: identify(path), lambda: dfbench.load_detector("univfd_clip_vitl14", weights=path)):
+        with pytest.raises(CheckpointError, match="TorchScript archive .* never loads it") as err:
+            attempt()
+        assert "\n" not in str(err.value)
+
+
+def test_a_folder_of_downloads_is_matched_by_release_name_then_by_keys(written, tmp_path, caplog):
+    from dfbench.detectors.public.zoo import find_weights
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    for name, file in (("deepfakebench_meso4", "meso4_best.pth"), ("deepfakebench_core", "core_best.pth"),
+                       ("deepfakebench_xception", "xception_best.pth"), ("npr_resnet50", "my_npr_copy.pth")):
+        (shelf / file).write_bytes(written(name)[1].read_bytes())
+    (shelf / "notes.txt").write_text("not weights")
+    torch.save({"something": torch.zeros(3)}, shelf / "other.pth")
+    found, missing = find_weights(shelf)
+    assert {(f.layout.name, f.path.name, f.how) for f in found} == {
+        ("deepfakebench_meso4", "meso4_best.pth", "file name"), ("deepfakebench_core", "core_best.pth", "file name"),
+        ("deepfakebench_xception", "xception_best.pth", "file name"),
+        ("npr_resnet50", "my_npr_copy.pth", "keys and shapes")}
+    assert len(missing) == len(LAYOUTS) - 4 and any(m.startswith("univfd_clip_vitl14: not in") for m in missing)
+
+
+def test_a_release_whose_published_sha256_differs_is_named_in_a_warning(tmp_path, caplog):
+    from dfbench.detectors.public.layout import Layout, Release
+    from dfbench.detectors.public.zoo import check_release
+
+    path = tmp_path / "released.pth"
+    torch.save({"w": torch.zeros(1)}, path)
+    layout = Layout(name="x", project="p", input_size=8, mean=(0,) * 3, std=(1,) * 3, fake_index=1,
+                    head=Head.TWO_LOGITS, root="", releases=(Release("released.pth", "0" * 64),))
+    with caplog.at_level("WARNING"):
+        check_release(layout, path)
+    assert "x's release released.pth but its sha256 differs" in caplog.text
+
+
+def test_the_readme_layout_table_is_generated_from_the_declarations():
+    from pathlib import Path
+
+    from dfbench.detectors.public.zoo import markdown_table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert markdown_table() in readme, "README's zoo table differs from the declarations: paste markdown_table()"
+
+
+def test_univfd_pads_a_small_image_with_black_as_torchvision_does(written):
+    """Below the 224 (here 28) crop, torchvision's CenterCrop pads black pixels before normalizing."""
+    from torchvision.transforms.functional import center_crop
+
+    model, path = written("univfd_clip_vitl14")
+    det = _load("univfd_clip_vitl14", path)
+    x = _x(size=20)
+    mean, std = torch.tensor(det.layout.mean).view(3, 1, 1), torch.tensor(det.layout.std).view(3, 1, 1)
+    with torch.no_grad():
+        theirs = torch.sigmoid(model.fc(model.clip(pixel_values=(center_crop(x, [28]) - mean) / std).image_embeds))
+        assert torch.allclose(det.score(x), theirs[:, 0], atol=1e-5)
+
+
+def test_npr_drops_the_last_row_and_column_of_odd_sides(written):
+    model, path = written("npr_resnet50")
+    det = _load("npr_resnet50", path)
+    x = _x(size=33)
+    mean, std = torch.tensor(det.layout.mean).view(3, 1, 1), torch.tensor(det.layout.std).view(3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(det.score(x), torch.sigmoid(model(((x - mean) / std)[..., :32, :32]))[:, 0], atol=1e-5)

@@ -76,3 +76,21 @@ def one_detector(grid: Grid, detector: str | None, models: list[str] | None, wei
     if models or weights is not None:
         return override(grid, detector_names=[detector] if detector else None, models=models, weights=weights)
     return replace(grid, detectors=(grid.detector_spec(name),))
+
+
+def zoo_grids(grid: Grid, weights_dir: str | Path) -> tuple[list[Grid], list[str]]:
+    """``grid`` once per input size, run on the zoo detectors whose weights lie in ``weights_dir``
+    (detectors/public/zoo.py finds them), each at its project's input size; and one line per zoo
+    detector not found. The grid's own detectors are replaced."""
+    from ..detectors.public.zoo import find_weights
+
+    found, missing = find_weights(Path(weights_dir))
+    if not found:
+        raise ConfigError(f"--weights-dir {weights_dir}: no zoo detector's weights found (`dfbench zoo` lists the "
+                          "released file names; `dfbench zoo identify FILE` says what a file is)")
+    grids = []
+    for size in sorted({f.layout.input_size for f in found}):
+        tables = [{"name": f.layout.name, "weights": str(f.path)} for f in found if f.layout.input_size == size]
+        detectors_ = tuple(parse_detector(t, f"--weights-dir {weights_dir}", {}, size) for t in tables)
+        grids.append(replace(grid, image_size=size, detectors=detectors_))
+    return grids, missing

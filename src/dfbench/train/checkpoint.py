@@ -125,7 +125,7 @@ def load_weights(detector: Detector, path: Path) -> str:
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")
     expected, found = set(detector.state_dict()), set(state)
     if expected != found:
-        hint = looks_like(found, layout.root if layout is not None else "")
+        hint = looks_like(state, layout.name if layout is not None else "")
         raise CheckpointError(f"checkpoint {path} does not fit {type(detector).__name__}: "
                               f"{key_diff(expected, found)}{hint}")
     try:

@@ -210,11 +210,12 @@ def train_into_cache(name: str, dataset: str, image_size: int, cache_dir: Path, 
 
 def load_detector(name: str | Path, weights: str | Path | None = None,
                   input_size: int | tuple[int, int] | None = None, threshold: float | None = None,
-                  fake_labels: list[str] | None = None, real_label: str | None = None) -> Detector:
+                  fake_labels: list[str] | None = None, real_label: str | None = None, **params: Any) -> Detector:
     """Registered detector ``name`` with ``weights`` from disk (its own checkpoint layout for the
     public detectors: ``deepfakebench_xception``, ``sbi_efficientnet_b4``, ...), in eval mode.
     A folder (or ``hf:folder``) is a Hugging Face classifier saved with ``save_pretrained``: its
-    labels give its polarity unless ``fake_labels`` / ``real_label`` say it (detectors/hf).
+    labels give its polarity unless ``fake_labels`` / ``real_label`` say it (detectors/hf). ``params``
+    go to the registered detector's factory.
 
     The threshold is ``threshold`` when given, else the card's when the weights have one, else 0.5
     (the public projects' own decision: argmax, or a sigmoid at 0.5). ``input_size``: the side (or
@@ -232,7 +233,7 @@ def load_detector(name: str | Path, weights: str | Path | None = None,
     if fake_labels is not None or real_label is not None:
         raise ConfigError("fake_labels / real_label are for Hugging Face classifier folders")
     name = str(name)
-    detector = create_detector(name, **({"input_size": tuple(size)} if size is not None else {}))
+    detector = create_detector(name, **({"input_size": tuple(size)} if size is not None else {}), **params)
     card = None
     if weights is not None:
         load_weights(detector, Path(weights))

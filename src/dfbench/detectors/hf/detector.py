@@ -81,7 +81,7 @@ class HuggingFaceClassifier(Detector):
         self.pretrained_from = folder
 
     def classify(self, z: Tensor) -> Tensor:
-        logits = self.model(pixel_values=self.steps(z)).logits
+        logits = self.model(pixel_values=self.steps(z, -self.mean / self.std)).logits
         if logits.shape != (z.shape[0], self.polar.classes):
             raise DetectorOutputError(f"the classifier returned logits of shape {tuple(logits.shape)}, expected "
                                       f"({z.shape[0]}, {self.polar.classes})")

@@ -13,7 +13,8 @@ inside its forward, where the attack's gradient flows through them:
   std / (255 r), the Detector's own normalization.
 
 Resize and crop are linear with weights summing to one, so they commute with that affine
-normalization: the order the Detector applies them in changes nothing.
+normalization: the order the Detector applies them in changes nothing (a crop larger than the
+image pads black pixels, -mean / std once normalized).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...errors import ConfigError
+from ..crop import center_crop
 
 RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}  # PIL's codes, as processors store them
 DEFAULT_MEAN, DEFAULT_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -45,8 +47,9 @@ class Preprocess:
         """The model's input size when it is fixed (a crop or an (H, W) resize), else None."""
         return self.crop or (self.resize if self.resize and self.resize[1] else None)
 
-    def __call__(self, x: Tensor) -> Tensor:
-        """``(N, 3, H, W)`` -> ``(N, 3, H', W')``: resize then centre crop (values unchanged otherwise)."""
+    def __call__(self, x: Tensor, fill: Tensor | None = None) -> Tensor:
+        """``(N, 3, H, W)`` -> ``(N, 3, H', W')``: resize then centre crop, padding with ``fill`` (black on
+        normalized input) where the image is smaller than the crop."""
         if self.resize is not None:
             h, w = x.shape[-2:]
             if self.resize[1]:
@@ -58,20 +61,8 @@ class Preprocess:
                 kw: dict[str, Any] = {} if self.mode == "nearest" else {"antialias": True, "align_corners": False}
                 x = F.interpolate(x, size=size, mode=self.mode, **kw)
         if self.crop is not None:
-            x = center_crop(x, self.crop)
+            x = center_crop(x, self.crop, fill)
         return x
-
-
-def center_crop(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """torchvision's ``CenterCrop``: the middle ``size``, zero-padded where the input is smaller."""
-    h, w = x.shape[-2:]
-    th, tw = size
-    if th > h or tw > w:
-        ph, pw = max(th - h, 0), max(tw - w, 0)
-        x = F.pad(x, (pw // 2, (pw + 1) // 2, ph // 2, (ph + 1) // 2))
-        h, w = x.shape[-2:]
-    top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
-    return x[..., top:top + th, left:left + tw]
 
 
 def _size(value: Any, where: str, key: str) -> tuple[int, int] | tuple[int, int, str]:

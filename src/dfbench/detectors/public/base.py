@@ -8,7 +8,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from ..base import Detector
-from .layout import Layout
+from .layout import Head, Layout
 
 
 class PublicDetector(Detector):
@@ -30,5 +30,5 @@ class PublicDetector(Detector):
 
     def classify(self, z: Tensor) -> Tensor:
         out = self.raw(z)
-        two = self.two_logits(out) if self.layout.head == "one logit, sigmoid" else out
+        two = self.two_logits(out) if self.layout.head == Head.ONE_LOGIT else out
         return two if self.layout.fake_index == 1 else two.flip(1)

@@ -19,12 +19,15 @@ from torch import Tensor
 
 from ..base import register_detector
 from .base import PublicDetector
-from .layout import Layout, declare
+from .layout import Head, Layout, declare
 from .xception import xception_logits, xception_with_last_linear
 
 LAYOUT = declare(Layout(
+    architecture="Xception (Cadene's port), last_linear 2048 -> 2", trained_on="FaceForensics++ (all methods, c23)",
+    preprocessing="dlib face box enlarged 1.3x, resized to 299, mean = std = 0.5",
+    signature=(("model.conv1.weight", (32, 3, 3, 3)), ("model.last_linear.weight", (2, 2048))),
     name="ffpp_xception", project="FaceForensics++ (Rössler et al., ICCV 2019)", input_size=299,
-    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), fake_index=1, head="two logits, softmax", root="model.",
+    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), fake_index=1, head=Head.TWO_LOGITS, root="model.",
     renames=(("model.last_linear.1.", "model.last_linear."),),
     face_crop="dlib face box enlarged 1.3x, 299 px (detect_from_video.py)", video="frame level",
     weights="FaceForensics++'s released models (a pickled whole model: convert it, see above)"))

@@ -12,8 +12,10 @@ is refused, never unpickled.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +26,30 @@ from safetensors.torch import load_file
 from ...errors import CheckpointError
 
 
+class Head(StrEnum):
+    """What the project's network outputs (its decision is the softmax's or the sigmoid's)."""
+
+    TWO_LOGITS = "two logits, softmax"
+    ONE_LOGIT = "one logit, sigmoid"
+
+
+@dataclass(frozen=True)
+class Release:
+    """A file the project publishes: its name, and its sha256 where the project gives one."""
+
+    file: str
+    sha256: str = ""
+
+
 @dataclass(frozen=True)
 class Layout:
     name: str
-    project: str  # the public project and paper
-    input_size: int
+    project: str  # the public project and paper (authors, venue)
+    input_size: int  # the side the project feeds its network
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     fake_index: int  # which output means fake
-    head: str  # "two logits, softmax" or "one logit, sigmoid"
+    head: Head
     root: str  # the prefix every key of the architecture carries in the file ("backbone.", "net.", ...)
     nesting: tuple[str, ...] = ()  # dict keys above the state dict, tried in order
     strip: tuple[str, ...] = ("module.",)  # prefixes a training wrapper adds (DataParallel)
@@ -40,10 +57,28 @@ class Layout:
     face_crop: str = ""
     video: str = ""
     weights: str = ""  # where a user gets them
+    architecture: str = ""
+    trained_on: str = ""
+    preprocessing: str = ""  # resize / crop before normalization, as the project's evaluation does it
+    releases: tuple[Release, ...] = ()  # the released files (dfbench run --weights-dir finds them by name)
+    reported: tuple[tuple[str, float], ...] = ()  # the paper's clean numbers: ("FF++ c23 frame AUC", 0.9637)
+    signature: tuple[tuple[str, tuple[int, ...]], ...] = ()  # keys and shapes that only this layout has
+    companions: tuple[tuple[str, str], ...] = ()  # (key prefix, file name): keys that may sit in a file beside
 
     def read(self, path: Path) -> dict[str, torch.Tensor]:
-        """The state dict in ``path``, unwrapped, prefixes stripped, variants renamed."""
-        raw = read_checkpoint(path)
+        """The state dict in ``path``, unwrapped, prefixes stripped, variants renamed, with the keys of a
+        companion file beside it (UnivFD's ``fc_weights.pth``) where ``path`` lacks them."""
+        state = self.unwrap(read_checkpoint(path), path)
+        for prefix, file in self.companions:
+            beside = Path(path).with_name(file)
+            if not any(k.startswith(prefix) for k in state) and beside.is_file():
+                extra = read_checkpoint(beside)
+                if isinstance(extra, Mapping) and all(isinstance(v, torch.Tensor) for v in extra.values()):
+                    state.update({prefix + str(k): v for k, v in extra.items()})
+        return state
+
+    def unwrap(self, raw: Any, path: Path) -> dict[str, torch.Tensor]:
+        """The state dict inside a checkpoint's contents ``raw``, prefixes stripped, variants renamed."""
         for key in self.nesting:
             if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
                 raw = raw[key]
@@ -70,13 +105,19 @@ def read_checkpoint(path: Path) -> Any:
     try:
         if path.suffix == ".safetensors":
             return load_file(str(path))
+        if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+            raise CheckpointError(f"checkpoint {path} is a TorchScript archive (OpenAI's CLIP releases are): its code "
+                                  "would run, so dfbench never loads it; convert it once to safetensors in your own "
+                                  "environment (docs: the univfd_clip_vitl14 layout)")
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refuses code objects: a pickled whole model
         raise CheckpointError(f"checkpoint {path} could not be read: it is a pickled Python object (a whole model?), "
                               "not a state dict, and dfbench never unpickles it (that would run its code); save its "
                               "state_dict() as safetensors in the project's own environment "
                               f"({str(exc).splitlines()[0][:100]})") from None
-    except (SafetensorError, OSError, RuntimeError, ValueError, EOFError) as exc:
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"checkpoint {path} could not be read: {str(exc).splitlines()[0]}") from None
 
 
@@ -98,9 +139,14 @@ def declare(layout: Layout) -> Layout:
     return layout
 
 
-def looks_like(keys: set[str], expected_root: str) -> str:
-    """The declared layout whose key root most of ``keys`` share, as a hint, or ''."""
-    best = max(LAYOUTS.values(), key=lambda lay: sum(k.startswith(lay.root) for k in keys), default=None)
-    if best is None or best.root == expected_root or not any(k.startswith(best.root) for k in keys):
-        return ""
-    return f" (it looks like a {best.name} checkpoint: keys under {best.root!r})"
+def signature_matches(state: Mapping[str, Any], exclude: str = "") -> list[Layout]:
+    """The declared layouts (other than ``exclude``) whose signature keys ``state`` has, at those shapes."""
+    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return [lay for lay in LAYOUTS.values() if lay.name != exclude and lay.signature
+            and all(shapes.get(k) == shape for k, shape in lay.signature)]
+
+
+def looks_like(state: Mapping[str, Any], expected: str = "") -> str:
+    """`` (it looks like a X checkpoint)`` when ``state`` has another declared layout's signature, or ''."""
+    others = signature_matches(state, expected)
+    return f" (it looks like a {' or '.join(lay.name for lay in others)} checkpoint)" if others else ""

@@ -12,11 +12,16 @@ from torch import Tensor
 
 from ..base import register_detector
 from .base import PublicDetector
-from .layout import Layout, declare
+from .layout import Head, Layout, Release, declare
 
 LAYOUT = declare(Layout(
+    architecture="EfficientNet-B4 (efficientnet_pytorch), _fc 1792 -> 2",
+    trained_on="FaceForensics++ real videos + self-blended images (raw or c23)",
+    preprocessing="RetinaFace crop resized to 380, RGB / 255 (no mean/std)",
+    releases=(Release("FFraw.tar"), Release("FFc23.tar")),
+    signature=(("net._conv_stem.weight", (48, 3, 3, 3)), ("net._fc.weight", (2, 1792))),
     name="sbi_efficientnet_b4", project="Self-Blended Images (Shiohara & Yamasaki, CVPR 2022)", input_size=380,
-    mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), fake_index=1, head="two logits, softmax", root="net.",
+    mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), fake_index=1, head=Head.TWO_LOGITS, root="net.",
     nesting=("model",), face_crop="RetinaFace crop (SBI's crop_retina_ff.py), 380 px",
     video="mean over frames of the max over faces (dfbench: one face per frame, PerFrame's mean)",
     weights="the SBI repository's released checkpoints (FFraw.tar, FFc23.tar), downloaded by you"))

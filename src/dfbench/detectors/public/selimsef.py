@@ -14,11 +14,14 @@ from torch import Tensor, nn
 
 from ..base import IMAGENET_MEAN, IMAGENET_STD, register_detector
 from .base import PublicDetector
-from .layout import Layout, declare
+from .layout import Head, Layout, declare
 
 LAYOUT = declare(Layout(
+    architecture="EfficientNet-B7 (timm tf_efficientnet_b7), fc 2560 -> 1", trained_on="DFDC training set",
+    preprocessing="MTCNN crop with 30% margin, isotropic resize and pad to 380, ImageNet mean/std",
+    signature=(("encoder.conv_stem.weight", (64, 3, 3, 3)), ("fc.weight", (1, 2560))),
     name="selimsef_efficientnet_b7", project="DFDC winner (Seferbekov, 2020)", input_size=380, mean=IMAGENET_MEAN,
-    std=IMAGENET_STD, fake_index=1, head="one logit, sigmoid", root="encoder.", nesting=("state_dict",),
+    std=IMAGENET_STD, fake_index=1, head=Head.ONE_LOGIT, root="encoder.", nesting=("state_dict",),
     face_crop="MTCNN crop with 30% margin, isotropic resize and pad to 380 px",
     video="per-frame sigmoid, the winner's confident strategy over frames (dfbench: PerFrame's mean)",
     weights="the dfdc_deepfake_challenge release (final_*_DeepFakeClassifier_tf_efficientnet_b7_ns_*), "
