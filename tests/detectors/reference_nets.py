@@ -387,3 +387,50 @@ class UnivFD(nn.Module):
                 out[f"{a}ln_1.{p}"], out[f"{a}ln_2.{p}"] = hf[f"{b}layer_norm1.{p}"], hf[f"{b}layer_norm2.{p}"]
                 out[f"{a}mlp.c_fc.{p}"], out[f"{a}mlp.c_proj.{p}"] = hf[f"{b}mlp.fc1.{p}"], hf[f"{b}mlp.fc2.{p}"]
         return {k: t.contiguous() for k, t in out.items()}
+
+
+def deepfakebench_f3net() -> nn.Module:
+    """F3Net as ``f3net_detector.py`` builds it: FAD_Head (its DCT_mat / generate_filter, in numpy as there)
+    and an Xception with a 12-channel conv1 and the dropout head; random band offsets (``learnable``)."""
+    import numpy as np
+
+    def dct_mat(size):
+        return [[(np.sqrt(1. / size) if i == 0 else np.sqrt(2. / size)) * np.cos((j + 0.5) * np.pi * i / size)
+                 for j in range(size)] for i in range(size)]
+
+    def generate_filter(start, end, size):
+        return [[0. if i + j > end or i + j < start else 1. for j in range(size)] for i in range(size)]
+
+    class Filter(nn.Module):
+        def __init__(self, size, band_start, band_end):
+            super().__init__()
+            self.base = nn.Parameter(torch.tensor(generate_filter(band_start, band_end, size)), requires_grad=False)
+            self.learnable = nn.Parameter(torch.randn(size, size), requires_grad=True)
+
+        def forward(self, x):
+            return x * (self.base + (2. * torch.sigmoid(self.learnable) - 1.))
+
+    class FADHead(nn.Module):
+        def __init__(self, size):
+            super().__init__()
+            self._DCT_all = nn.Parameter(torch.tensor(dct_mat(size)).float(), requires_grad=False)
+            self._DCT_all_T = nn.Parameter(torch.transpose(torch.tensor(dct_mat(size)).float(), 0, 1),
+                                           requires_grad=False)
+            self.filters = nn.ModuleList([Filter(size, 0, size // 2.82), Filter(size, size // 2.82, size // 2),
+                                          Filter(size, size // 2, size * 2), Filter(size, 0, size * 2)])
+
+        def forward(self, x):
+            x_freq = self._DCT_all @ x @ self._DCT_all_T
+            return torch.cat([self._DCT_all_T @ self.filters[i](x_freq) @ self._DCT_all for i in range(4)], dim=1)
+
+    class F3Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = Xception(adjust_channel=True, dropout=0.5)
+            self.backbone.conv1 = nn.Conv2d(12, 32, 3, 2, 0, bias=False)
+            self.FAD_head = FADHead(256)
+
+        def forward(self, x):
+            return self.backbone(self.FAD_head(x))
+
+    return F3Net()

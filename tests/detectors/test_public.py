@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,6 +54,7 @@ CASES = {  # name -> (reference, file suffix, input side, the registered factory
     "deepfakebench_core": (ref.deepfakebench_core, ".pth", SIZE, {}),
     "deepfakebench_spsl": (ref.deepfakebench_spsl, ".pth", SIZE, {}),
     "deepfakebench_meso4": (ref.deepfakebench_meso4, ".pth", 256, {}),  # its flatten needs 256 px
+    "deepfakebench_f3net": (ref.deepfakebench_f3net, ".pth", 256, {}),  # its DCT matrices are 256 x 256
     "deepfakebench_meso4inception": (ref.deepfakebench_meso4inception, ".pth", 256, {}),
     "sbi_efficientnet_b4": (ref.sbi_efficientnet_b4, ".tar", SIZE, {}),
     "selimsef_efficientnet_b7": (ref.selimsef_efficientnet_b7, ".pth", SIZE, {}),
@@ -265,3 +267,62 @@ def test_npr_drops_the_last_row_and_column_of_odd_sides(written):
     mean, std = torch.tensor(det.layout.mean).view(3, 1, 1), torch.tensor(det.layout.std).view(3, 1, 1)
     with torch.no_grad():
         assert torch.allclose(det.score(x), torch.sigmoid(model(((x - mean) / std)[..., :32, :32]))[:, 0], atol=1e-5)
+
+
+def test_weights_dir_plans_one_pass_per_input_size(written, tmp_path):
+    from dfbench.benchmark.grid import load_grid
+    from dfbench.benchmark.overrides import zoo_grids
+
+    shelf = tmp_path / "weights"
+    shelf.mkdir()
+    for name, file in (("deepfakebench_meso4", "meso4_best.pth"), ("npr_resnet50", "NPR.pth"),
+                       ("ffpp_xception", "converted.safetensors")):
+        (shelf / file).write_bytes(written(name)[1].read_bytes())
+    grids, missing = zoo_grids(load_grid("public"), shelf)
+    assert [(g.image_size, sorted((d.name, Path(d.weights).name) for d in g.detectors)) for g in grids] == [
+        (256, [("deepfakebench_meso4", "meso4_best.pth"), ("npr_resnet50", "NPR.pth")]),
+        (299, [("ffpp_xception", "converted.safetensors")])]
+    assert len(missing) == len(LAYOUTS) - 3
+    assert all(g.attacks == load_grid("public").attacks for g in grids)  # the grid's suite, unchanged
+
+
+@pytest.mark.slow
+def test_run_with_weights_dir_scores_every_zoo_detector_found_at_its_own_size(written, tmp_path, monkeypatch):
+    """The public grid's command end to end on fixture checkpoints: Meso4 at 256 px and FaceForensics++'s
+    Xception at 299 px (two passes of the grid), each scored as its own project scores it (about 1 minute)."""
+    from typer.testing import CliRunner
+
+    from dfbench.benchmark.store import Store
+    from dfbench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    shelf = tmp_path / "weights"
+    shelf.mkdir()
+    (shelf / "meso4_best.pth").write_bytes(written("deepfakebench_meso4")[1].read_bytes())
+    (shelf / "converted_ffpp.safetensors").write_bytes(written("ffpp_xception")[1].read_bytes())
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "g"\nseed = 0\nbatch_size = 8\n[data]\ndataset = "mini"\nimage_size = 64\n'
+                    'split = "test"\nmax_samples = 8\n[[detectors]]\nname = "custom_cnn"\n[[attacks]]\n'
+                    'name = "fgsm"\neps = ["4/255"]\n')
+    cli, env = CliRunner(), {"DFBENCH_CACHE": str(tmp_path / "cache")}
+    ran = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(shelf), "--out", "res"], env=env)
+    assert ran.exit_code == 0, ran.output
+    assert "not found: univfd_clip_vitl14: not in" in ran.output  # one line per layout not found
+    records = Store(tmp_path / "res" / "results.sqlite").records().set_index("detector")
+    assert set(records.index) == {"deepfakebench_meso4", "ffpp_xception"}
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))  # none trained
+    bad = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(tmp_path / "cache-nope")], env=env)
+    assert bad.exit_code == 2 and bad.output.strip().splitlines()[-1].startswith("dfbench: error: --weights-dir")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(empty)], env=env)
+    assert none.exit_code == 2 and "no zoo detector's weights found" in none.output
+
+
+def test_f3net_builds_the_dct_and_bands_as_deepfakebench_does():
+    from dfbench.detectors import create_detector
+
+    theirs = ref.deepfakebench_f3net().state_dict()
+    ours = create_detector("deepfakebench_f3net").state_dict()
+    for key in ("FAD_head._DCT_all", "FAD_head._DCT_all_T", *(f"FAD_head.filters.{i}.base" for i in range(4))):
+        assert torch.allclose(ours[key], theirs[key], atol=1e-6), key

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dfbench.metrics import classification_metrics
 from dfbench.data import create_dataset
+from dfbench.metrics import classification_metrics
 from dfbench.train import predict_scores, trained_detector
 
 

@@ -103,7 +103,7 @@ def upsample_artifacts(x: Tensor, g: torch.Generator) -> Tensor:
     perturbation of it gives the four pixel phases unequal gains — the checkerboard.
     """
     n, _, size, _ = x.shape
-    down = F.avg_pool2d(x, 2)
+    down = F.avg_pool2d(x, 2, ceil_mode=True)  # odd sides (299 px): the last row and column pool alone
     up = torch.zeros_like(x)
     up[:, :, ::2, ::2] = down
     bilinear = torch.tensor([0.5, 1.0, 0.5])
