@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dfbench.detectors import Detector, create_detector, detectors
+from dfbench.detectors.public import LAYOUTS
 
 SIZE = 32
 FRAMES = 3  # clip length for video detectors
@@ -12,12 +13,17 @@ FRAMES = 3  # clip length for video detectors
 @pytest.fixture(params=detectors.names(), scope="module")
 def detector(request) -> Detector:
     torch.manual_seed(0)
-    return create_detector(request.param, input_size=(SIZE, SIZE)).eval()
+    return create_detector(request.param, input_size=(SIZE, SIZE) if request.param not in FIXED else None).eval()
+
+
+FIXED = {name for name, layout in LAYOUTS.items() if layout.fixed_size}  # these run at their project's size only
 
 
 def batch(detector: Detector, n: int, **kwargs) -> torch.Tensor:
     """``n`` random inputs of the detector's modality: images or clips of FRAMES frames."""
-    shape = (n, 3, SIZE, SIZE) if detector.modality == "image" else (n, FRAMES, 3, SIZE, SIZE)
+    layout = getattr(detector, "layout", None)
+    h, w = detector.input_size if layout is not None and layout.fixed_size else (SIZE, SIZE)
+    shape = (n, 3, h, w) if detector.modality == "image" else (n, FRAMES, 3, h, w)
     return torch.rand(shape, **kwargs)
 
 

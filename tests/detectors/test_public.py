@@ -304,12 +304,18 @@ def test_run_with_weights_dir_scores_every_zoo_detector_found_at_its_own_size(wr
     grid.write_text('name = "g"\nseed = 0\nbatch_size = 8\n[data]\ndataset = "mini"\nimage_size = 64\n'
                     'split = "test"\nmax_samples = 8\n[[detectors]]\nname = "custom_cnn"\n[[attacks]]\n'
                     'name = "fgsm"\neps = ["4/255"]\n')
+    ffpp = _ffpp_tree(tmp_path / "ffpp")
     cli, env = CliRunner(), {"DFBENCH_CACHE": str(tmp_path / "cache")}
-    ran = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(shelf), "--out", "res"], env=env)
+    dry = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(shelf), "--dry-run"], env=env)
+    assert dry.exit_code == 0 and dry.output.count("cells") >= 2, dry.output  # one estimate per input size
+    ran = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(shelf), "--out", "res",
+                           "--dataset", "ffpp", "--data-root", str(ffpp)], env=env)
     assert ran.exit_code == 0, ran.output
     assert "not found: univfd_clip_vitl14: not in" in ran.output  # one line per layout not found
     records = Store(tmp_path / "res" / "results.sqlite").records().set_index("detector")
     assert set(records.index) == {"deepfakebench_meso4", "ffpp_xception"}
+    assert records.loc["deepfakebench_meso4", "image_size"] == 256 and records.loc["ffpp_xception", "image_size"] == 299
+    assert set(records.dataset) == {"ffpp"}
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))  # none trained
     bad = cli.invoke(app, ["run", "--grid", str(grid), "--weights-dir", str(tmp_path / "cache-nope")], env=env)
     assert bad.exit_code == 2 and bad.output.strip().splitlines()[-1].startswith("dfbench: error: --weights-dir")
@@ -326,3 +332,26 @@ def test_f3net_builds_the_dct_and_bands_as_deepfakebench_does():
     ours = create_detector("deepfakebench_f3net").state_dict()
     for key in ("FAD_head._DCT_all", "FAD_head._DCT_all_T", *(f"FAD_head.filters.{i}.base" for i in range(4))):
         assert torch.allclose(ours[key], theirs[key], atol=1e-6), key
+
+
+def _ffpp_tree(root):
+    """FaceForensics++'s layout with two test pairs (tests/data/fixtures.py: MTCNN finds these faces)."""
+    import json
+
+    from tests.data.fixtures import face_frames, write_video
+
+    (root / "splits").mkdir(parents=True)
+    for split, pairs in {"train": [["000", "001"]], "val": [["002", "003"]], "test": [["004", "005"]]}.items():
+        (root / "splits" / f"{split}.json").write_text(json.dumps(pairs))
+    for i in range(6):
+        write_video(root / "original_sequences/youtube/c23/videos" / f"{i:03d}.mp4", face_frames(i, 4))
+    for a, b in (("004", "005"), ("005", "004")):
+        write_video(root / "manipulated_sequences/Deepfakes/c23/videos" / f"{a}_{b}.mp4", face_frames(int(a), 4, True))
+    return root
+
+
+def test_a_fixed_size_network_at_another_size_is_one_line():
+    from dfbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"deepfakebench_meso4 runs at 256 px only .* set image_size = 256"):
+        dfbench.load_detector("deepfakebench_meso4", input_size=64)

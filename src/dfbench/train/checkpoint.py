@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from .. import __version__
 from ..detectors.base import Detector
 from ..detectors.public.layout import key_diff, looks_like, read_checkpoint
+from ..detectors.public.zoo import check_release
 from ..errors import CheckpointError, DfbenchError
 from ..safe_files import claim_folder, read_json
 from ..validate import integer, real
@@ -120,6 +121,8 @@ def load_weights(detector: Detector, path: Path) -> str:
     if card is not None and card.sha256 != digest:
         raise CheckpointError(f"checkpoint {path} does not match the sha256 in its card (file changed?)")
     layout = getattr(detector, "layout", None)  # a public project's checkpoint (detectors/public)
+    if layout is not None:
+        check_release(layout, path, digest)
     state = layout.read(path) if layout is not None else read_checkpoint(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
+from ...errors import ConfigError
 from ..base import Detector
 from .layout import Head, Layout
 
@@ -22,6 +23,9 @@ class PublicDetector(Detector):
 
     def __init__(self, input_size: tuple[int, int] | None = None) -> None:
         size = input_size or (self.layout.input_size, self.layout.input_size)
+        if self.layout.fixed_size and tuple(size) != (self.layout.input_size,) * 2:
+            raise ConfigError(f"{self.layout.name} runs at {self.layout.input_size} px only (its network is sized to "
+                              f"it), not {size[0]}x{size[1]}: set image_size = {self.layout.input_size}")
         super().__init__(size, self.layout.mean, self.layout.std)
 
     def raw(self, z: Tensor) -> Tensor:

@@ -64,6 +64,7 @@ class Layout:
     reported: tuple[tuple[str, float], ...] = ()  # the paper's clean numbers: ("FF++ c23 frame AUC", 0.9637)
     signature: tuple[tuple[str, tuple[int, ...]], ...] = ()  # keys and shapes that only this layout has
     companions: tuple[tuple[str, str], ...] = ()  # (key prefix, file name): keys that may sit in a file beside
+    fixed_size: bool = False  # the network runs at input_size only (a flatten or a DCT sized to it)
 
     def read(self, path: Path) -> dict[str, torch.Tensor]:
         """The state dict in ``path``, unwrapped, prefixes stripped, variants renamed, with the keys of a

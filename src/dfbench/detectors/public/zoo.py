@@ -56,10 +56,11 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_release(layout: Layout, path: Path) -> None:
-    """Warn when ``path`` bears the name of one of ``layout``'s releases whose published sha256 differs."""
+def check_release(layout: Layout, path: Path, digest: str | None = None) -> None:
+    """Warn when ``path`` bears the name of one of ``layout``'s releases whose published sha256 differs
+    (``digest``: the file's sha256, when the caller has it)."""
     for release in layout.releases:
-        if release.sha256 and release.file == path.name and sha256_file(path) != release.sha256:
+        if release.sha256 and release.file == path.name and (digest or sha256_file(path)) != release.sha256:
             log.warning("%s: named like %s's release %s but its sha256 differs from the published one "
                         "(another version, or a damaged download)", path, layout.name, release.file)
 
