@@ -23,7 +23,8 @@ from .layout import Release, declare
 from .xception import xception_logits
 
 F3NET = declare(deepfakebench_layout(
-    name="deepfakebench_f3net", fixed_size=True, architecture="FAD head (DCT bands, 12 channels) + Xception, dropout head",
+    name="deepfakebench_f3net", fixed_size=True,
+    architecture="FAD head (DCT bands, 12 channels) + Xception, dropout head",
     releases=(Release("f3net_best.pth"),), renames=(("backbone.last_linear.1.", "backbone.last_linear."),),
     signature=(("backbone.conv1.weight", (32, 12, 3, 3)), ("FAD_head._DCT_all", (256, 256))),
     reported=(("FF++ c23 frame AUC", 0.9635), ("Celeb-DF v2 frame AUC", 0.7352))))

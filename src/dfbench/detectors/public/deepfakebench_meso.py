@@ -22,11 +22,13 @@ from .deepfakebench import deepfakebench_layout
 from .layout import Release, declare
 
 MESO4 = declare(deepfakebench_layout(
-    name="deepfakebench_meso4", fixed_size=True, architecture="Meso4 (ReLU before BatchNorm, shared bn1 / bn2), fc 1024 -> 16 -> 2",
+    name="deepfakebench_meso4", fixed_size=True,
+    architecture="Meso4 (ReLU before BatchNorm, shared bn1 / bn2), fc 1024 -> 16 -> 2",
     releases=(Release("meso4_best.pth"),), reported=(("FF++ c23 frame AUC", 0.6077), ("Celeb-DF v2 frame AUC", 0.6091)),
     signature=(("backbone.conv1.weight", (8, 3, 3, 3)), ("backbone.fc2.weight", (2, 16)))))
 MESO_INCEPTION4 = declare(deepfakebench_layout(
-    name="deepfakebench_meso4inception", fixed_size=True, architecture="MesoInception4 (two inception layers, shared bn1)",
+    name="deepfakebench_meso4inception", fixed_size=True,
+    architecture="MesoInception4 (two inception layers, shared bn1)",
     releases=(Release("meso4Incep_best.pth"),),
     reported=(("FF++ c23 frame AUC", 0.7583), ("Celeb-DF v2 frame AUC", 0.6966)),
     signature=(("backbone.Incption1_conv1.weight", (1, 3, 1, 1)), ("backbone.fc2.weight", (2, 16)))))
