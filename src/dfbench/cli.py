@@ -1,4 +1,4 @@
-"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export | score."""
+"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export | score | zoo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from .boundary import OneLineErrors, user_errors
 from .cli_files import export, score
 from .cli_options import Cache, Model, Verbose, Weights, cache_folder, setup_logging
+from .cli_zoo import zoo_app
 from .errors import DfbenchError
 from .safe_files import file_to_write, folder_to_write
 from .validate import integer
@@ -326,44 +327,7 @@ def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML f
     typer.echo(checkpoints_fingerprint(load_grid(grid)))
 
 
-zoo_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
-                      help="The public detectors dfbench loads from their own checkpoints, and what a file is.")
 app.add_typer(zoo_app, name="zoo")
-
-
-@zoo_app.callback()
-@user_errors
-def zoo(ctx: typer.Context) -> None:
-    """List the zoo: each layout's project, input, output and released files."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from .detectors.public import LAYOUTS
-
-    for lay in sorted(LAYOUTS.values(), key=lambda lay: lay.name):
-        files = ", ".join(r.file for r in lay.releases) or "see its docstring"
-        typer.echo(f"{lay.name:30} {lay.project}; {lay.input_size} px; {lay.head.value}, fake = {lay.fake_index}; "
-                   f"files: {files}")
-    typer.echo("\nAlso: any Hugging Face image classifier folder (hf:path/to/dir). `dfbench zoo identify FILE` "
-               "names a checkpoint's layout; `dfbench run --grid public --weights-dir DIR` runs every one found.")
-
-
-@zoo_app.command("identify")
-@user_errors
-def zoo_identify(
-    paths: Annotated[list[Path], typer.Argument(help="Checkpoint files or Hugging Face folders.")],
-) -> None:
-    """Say which zoo layout each checkpoint has, from its keys and shapes alone (nothing is unpickled)."""
-    from .detectors.public.zoo import identify
-
-    unknown = 0
-    for path in paths:
-        layouts, line = identify(path)
-        unknown += not layouts and not path.is_dir()
-        typer.echo(f"{path}: {line}")
-    if unknown:
-        raise typer.Exit(1)
-
-
 app.command()(user_errors(export))
 app.command()(user_errors(score))
 
