@@ -1,4 +1,5 @@
-"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export | score | zoo."""
+"""The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export |
+score | zoo (cli_zoo.py)."""
 
 from __future__ import annotations
 
