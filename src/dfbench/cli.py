@@ -1,5 +1,5 @@
 """The `dfbench` command line: run | train | list | table | submit | leaderboard build | check | export |
-score | zoo (cli_zoo.py)."""
+score | zoo (cli_zoo.py) | audit (cli_audit.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from .boundary import OneLineErrors, user_errors
+from .cli_audit import audit
 from .cli_files import export, score
 from .cli_options import Cache, Model, Verbose, Weights, cache_folder, setup_logging
 from .cli_zoo import zoo_app
@@ -329,6 +330,7 @@ def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML f
 
 
 app.add_typer(zoo_app, name="zoo")
+app.command()(user_errors(audit))
 app.command()(user_errors(export))
 app.command()(user_errors(score))
 

@@ -210,3 +210,32 @@ def test_one_view_under_two_digests_of_its_protocol_is_refused_not_overwritten(r
     assert refused.exit_code == 2, said
     assert f"under protocols {protocol} and {older}" in said or f"under protocols {older} and {protocol}" in said
     assert "fresh --out" in said and not (tmp_path / "lb").exists()
+
+
+def test_submit_puts_the_binarization_test_on_its_entries(results, lb_grid, cache_dir, tmp_path):
+    """`dfbench audit --out RESULTS/audits.json`, then submit: each entry carries its views' tests; JPEG
+    attacked naively (its rounding masks the gradient) fails and is flagged with its numbers."""
+    audited = invoke("audit", "--grid", lb_grid, "--n", 6, "--n-inner", 50, "--cache", cache_dir,
+                     "--out", results / "audits.json")
+    assert audited.exit_code == 1 and "Jpeg(quality=75) naive: binarization test" in audited.output, audited.output
+    root = tmp_path / "lb"
+    assert submit(results, root, cache_dir, "--allow-flags").exit_code == 0
+    entries = {e["defenses"]: e for e in (json.loads(p.read_text()) for p in (root / "mini").glob("*.json"))}
+    jpeg, plain = entries["Jpeg(quality=75)"], entries[""]
+    naive = next(a for a in jpeg["audit"] if a["attack_mode"] == "naive")
+    assert naive["status"] == "failed" and naive["successes"] == 0 and naive["testable"] >= 4
+    assert "fails_binarization_test" in jpeg["flags"] and "0/" in jpeg["flag_details"]["fails_binarization_test"][0][
+        "cell"]
+    assert [a["attack_mode"] for a in plain["audit"]] == [""] and "fails_binarization_test" in blocking(
+        ["fails_binarization_test"])
+
+
+def test_a_defended_entry_without_an_audit_is_marked_not_audited(results, cache_dir, tmp_path):
+    root = tmp_path / "lb"
+    assert submit(results, root, cache_dir, "--allow-flags").exit_code == 0
+    entries = {e["defenses"]: e for e in (json.loads(p.read_text()) for p in (root / "mini").glob("*.json"))}
+    assert entries["Jpeg(quality=75)"]["audit"][0]["status"] == "not audited"
+    assert "audit" not in entries[""]  # a plain, undefended detector: nothing to prove beyond its attacks
+    (results / "audits.json").write_text('{"not": "a list"}')
+    bad = submit(results, tmp_path / "lb2", cache_dir, "--allow-flags")
+    assert bad.exit_code == 2 and "is not a list of dfbench audits" in bad.output

@@ -67,6 +67,11 @@ class Detector(nn.Module):
         """Logits ``(N, 2)`` from normalized input."""
         raise NotImplementedError
 
+    def penultimate(self, z: Tensor) -> Tensor:
+        """The features ``(N, D)`` that the detector's last linear readout reads, from normalized input: the
+        hook of the binarization test (dfbench.audit). Detectors without it cannot be audited."""
+        raise NotImplementedError(f"{type(self).__name__} has no penultimate() feature hook")
+
     def score(self, x: Tensor) -> Tensor:
         """Probability of fake, shape ``(N,)``."""
         return self(x).softmax(dim=1)[:, 1]

@@ -44,8 +44,12 @@ class CustomCNN(Detector):
             nn.Linear(hidden, 1),
         )
 
+    def penultimate(self, z: Tensor) -> Tensor:
+        """The hidden layer that the last linear readout (``head[-1]``, one logit) reads: ``(N, hidden)``."""
+        return self.head[:-1](self.pool(self.features(z)))
+
     def classify(self, z: Tensor) -> Tensor:
-        return self.two_logits(self.head(self.pool(self.features(z))))
+        return self.two_logits(self.head[-1](self.penultimate(z)))
 
 
 @register_detector("custom_cnn")

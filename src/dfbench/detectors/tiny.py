@@ -26,8 +26,12 @@ class TinyCNN(Detector):
             nn.Linear(2 * width, 2),
         )
 
+    def penultimate(self, z: Tensor) -> Tensor:
+        """The pooled features its last linear layer reads: ``(N, 2 * width)``."""
+        return self.net[:-1](z)
+
     def classify(self, z: Tensor) -> Tensor:
-        return self.net(z)
+        return self.net[-1](self.penultimate(z))
 
 
 @register_detector("test_tiny_cnn")

@@ -10,6 +10,7 @@ from ..benchmark.sanity import blocking
 from ..benchmark.store import Store
 from ..errors import DfbenchError
 from ..train.checkpoint import find_weights, verify_weights
+from .audits import attach_audits, read_audits
 from .entry import check_new_entry, describe_flags, entries_from_records, safe_name, unfinished_entries, write_entry
 
 
@@ -48,6 +49,7 @@ def submit(out: Path, root: Path, cache_dir: Path, detectors: list[str] | None =
         store.close()
     finished = records[records.status == "ok"].reset_index(drop=True)
     entries = entries_from_records(finished, samples, flags_allowed=allow_flags)
+    attach_audits(entries, read_audits(out))
     unfinished = {k: v for k, v in unfinished_entries(records).items() if not detectors or v[0] in detectors}
     skipped = [f"{entry_name}: {why}" for (_, entry_name), (_, why) in sorted(unfinished.items())]
     entries = [e for e in entries if (not detectors or e["detector"] in detectors)
