@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from .boundary import OneLineErrors, user_errors
-from .cli_audit import audit
+from .cli_audit import audit, audit_views
 from .cli_files import export, score
 from .cli_options import Cache, Model, Verbose, Weights, cache_folder, setup_logging
 from .cli_zoo import zoo_app
@@ -51,6 +51,9 @@ def run(
                                                           "\\[default: the grid's, float32].")] = None,
     dry_run: Annotated[bool, typer.Option(help="List the cells and jobs with an estimated time (a short probe "
                                                "per detector view); run nothing.")] = False,
+    audit_after: Annotated[bool, typer.Option("--audit", help="Then run the binarization test on every defended, "
+                                                              "channel or trained view (<out>/audits.json; "
+                                                              "`dfbench submit` shows it).")] = False,
     cache: Cache = None,
     verbose: Verbose = False,
 ) -> None:
@@ -92,6 +95,8 @@ def run(
     finally:
         store.close()
     typer.echo(text)
+    if audit_after:
+        audit_views(specs, out, cache)
     skipped = f" {inputs_skipped} input file(s) skipped (warnings above)." if inputs_skipped else ""
     typer.echo(f"\n{total} cells: {ran} run, {done} already done, {failed} failed.{skipped} Store: {store.path}"
                + (f"; tables: {', '.join(map(str, paths))}" if paths else ""))
@@ -330,7 +335,7 @@ def cache_key(grid: Annotated[str, typer.Option(help="A shipped grid or a TOML f
 
 
 app.add_typer(zoo_app, name="zoo")
-app.command()(user_errors(audit))
+app.command("audit")(user_errors(audit))
 app.command()(user_errors(export))
 app.command()(user_errors(score))
 

@@ -49,3 +49,15 @@ def audit(
         typer.echo(f"audits: {out}")
     if any(a.result is not None and a.result.fails for a in audits):
         raise typer.Exit(1)
+
+
+def audit_views(grids: list, out: Path, cache: Path) -> None:
+    """`run --audit`: the binarization test on the hardened views of ``grids`` into ``out``/audits.json."""
+    from .audit.run import audit_grid, write_audits
+    from .leaderboards.audits import AUDITS_FILE
+
+    audits = [a for grid in grids for a in audit_grid(grid, cache, hardened_only=True)]
+    for a in audits:
+        typer.echo(a.line())
+    write_audits(audits, out / AUDITS_FILE)
+    typer.echo(f"audits: {out / AUDITS_FILE} ({len(audits)} views)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from typer.testing import CliRunner
 
 from dfbench.benchmark.sanity import blocking
@@ -239,3 +241,14 @@ def test_a_defended_entry_without_an_audit_is_marked_not_audited(results, cache_
     (results / "audits.json").write_text('{"not": "a list"}')
     bad = submit(results, tmp_path / "lb2", cache_dir, "--allow-flags")
     assert bad.exit_code == 2 and "is not a list of dfbench audits" in bad.output
+
+
+@pytest.mark.slow
+def test_run_with_audit_tests_the_defended_views_only(results, lb_grid, cache_dir):
+    """About a minute: 32 samples x 999 inner points per view, as `run --audit` does it."""
+    ran = invoke("run", "--grid", lb_grid, "--out", results, "--cache", cache_dir, "--audit")
+    assert ran.exit_code == 0, ran.output  # the store is finished: nothing reruns, the audit runs
+    audits = json.loads((results / "audits.json").read_text())
+    assert sorted((a["defenses"], a["adaptive"]) for a in audits) == [("Jpeg(quality=75)", False),
+                                                                      ("Jpeg(quality=75)", True)]
+    assert "Jpeg(quality=75) naive: binarization test linf 0.03137" in ran.output

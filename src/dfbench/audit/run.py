@@ -89,8 +89,10 @@ def view_name(view: DefenseSpec | None, adaptive: bool) -> str:
 
 
 def audit_grid(grid: Grid, cache_dir: Path, norm: str = "linf", eps: float | None = None, n: int = 32,
-               n_inner: int = 999, closeness: float = 0.999, device: torch.device | None = None) -> list[Audit]:
-    """Every view of every detector of ``grid``, audited at (``norm``, ``eps``: the headline by default)."""
+               n_inner: int = 999, closeness: float = 0.999, device: torch.device | None = None,
+               hardened_only: bool = False) -> list[Audit]:
+    """Every view of every detector of ``grid``, audited at (``norm``, ``eps``: the headline by default);
+    ``hardened_only``: the views whose numbers rest on a defense, a channel or a training recipe."""
     eps = headline_eps(grid, norm) if eps is None else eps
     attacks = grid_attacks(grid, norm, eps)
     names = [f"{a.name}" for a in attacks]
@@ -98,11 +100,15 @@ def audit_grid(grid: Grid, cache_dir: Path, norm: str = "linf", eps: float | Non
     split = data[grid.split].head(grid.max_samples)
     if data.modality != "image":
         raise ConfigError("dfbench audit takes image grids (a video detector has no single feature vector)")
-    audits = []
+    audits: list[Audit] = []
     for spec in grid.detectors:
+        if hardened_only and not spec.training_name and not any(v is not None for v, _ in grid.views(spec)):
+            continue  # nothing hardened to load or train
         trained = load_trained(grid, spec, cache_dir, data, device)
         base = trained.detector.eval()
         for view, adaptive in grid.views(spec):
+            if hardened_only and view is None and not spec.training_name:
+                continue
             chain = view.name if view is not None else ""
             channel = view is not None and view.channel
             audit = Audit(spec.name, spec.training_name, view_name(view, adaptive), names,
