@@ -59,13 +59,20 @@ def test_p_fake_is_the_pipelines_at_the_processors_size(tmp_path, labels, fake):
     assert det.input_size == (32, 32)
 
 
-def test_resize_and_centre_crop_run_inside_the_detector(tmp_path):
-    """A CLIP-style processor (shortest edge 40, bicubic, centre crop 32) on 48x64 images: the torch ops
-    against the pipeline's PIL / torchvision steps (8-bit rounding after the resize on their side)."""
-    processor = transformers.CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32},
-                                                image_mean=[0.48, 0.46, 0.41], image_std=[0.27, 0.26, 0.28])
-    folder = save_vit(tmp_path / "m", {0: "fake", 1: "real"}, processor)
-    pil, x = images((48, 64), n=6)
+PROCESSORS = {  # shortest edge 40, bicubic, centre crop 32; ConvNeXt: short side to 32 / 0.8 = 40, crop 32
+    "clip": lambda: transformers.CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32},
+                                                    image_mean=[0.48, 0.46, 0.41], image_std=[0.27, 0.26, 0.28]),
+    "convnext": lambda: transformers.ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=0.8),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PROCESSORS))
+@pytest.mark.parametrize("shape", [(48, 64), (51, 67)])  # odd sides: transformers' crop offsets round down
+def test_resize_and_centre_crop_run_inside_the_detector(tmp_path, kind, shape):
+    """The processor's resize and crop as torch ops against the pipeline's own steps (8-bit rounding
+    after the resize on their side)."""
+    folder = save_vit(tmp_path / "m", {0: "fake", 1: "real"}, PROCESSORS[kind]())
+    pil, x = images(shape, n=6)
     det = dfbench.load_detector(folder)
     with torch.no_grad():
         ours = det.score(x)
@@ -165,3 +172,40 @@ def test_a_grid_runs_a_folder_as_model_hf_without_training_it(tmp_path, monkeypa
     records = Store(tmp_path / "res" / "results.sqlite").records()
     assert records.detector.tolist() == ["hf.vit"] and records.detector_source.iloc[0].startswith("hf:vit@")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))  # no training
+
+
+def test_weights_that_do_not_fill_the_model_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = save_vit(tmp_path / "m", {0: "fake", 1: "real"})
+    state = load_file(str(folder / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.startswith("classifier.")}, str(folder / "model.safetensors"))
+    with pytest.raises(DfbenchError, match=r"do not fill the model \(missing keys: classifier"):
+        dfbench.load_detector(folder)
+
+
+def test_an_empty_fake_labels_and_a_processor_with_other_steps_are_refused(tmp_path):
+    folder = save_vit(tmp_path / "m", {0: "fake", 1: "real"})
+    with pytest.raises(DfbenchError, match="fake_labels is empty"):
+        dfbench.load_detector(folder, fake_labels=[])
+    transformers.EfficientNetImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    with pytest.raises(DfbenchError, match="EfficientNetImageProcessor has steps dfbench does not reproduce"):
+        dfbench.load_detector(folder)
+
+
+def test_a_folder_brings_its_weights_so_it_takes_no_training_and_a_registered_name_wins(tmp_path, monkeypatch):
+    from dfbench.benchmark.grid import load_grid
+    from dfbench.errors import ConfigError
+    from dfbench.train import trained_detector
+
+    monkeypatch.chdir(tmp_path)
+    save_vit(tmp_path / "vit_trained", {0: "Deepfake", 1: "Realism"})  # hf.<folder>: names are per folder name
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "g"\nseed = 0\n[data]\ndataset = "mini"\nimage_size = 32\n[[detectors]]\n'
+                    'model = "hf:vit_trained"\ntraining = { adv = "fgsm", adv_eps = "8/255" }\n[[attacks]]\nname = "fgsm"\n'
+                    'eps = ["4/255"]\n')
+    spec = load_grid(grid).detectors[0]
+    with pytest.raises(ConfigError, match="comes with its own weights .* takes no training recipe"):
+        trained_detector(spec.name, "mini", 32, tmp_path / "cache", training=spec.training)
+    (tmp_path / "custom_cnn").mkdir()  # a folder that shares a registered detector's name
+    assert type(dfbench.load_detector("custom_cnn", input_size=32)).__name__ == "CustomCNN"

@@ -355,3 +355,31 @@ def test_a_fixed_size_network_at_another_size_is_one_line():
 
     with pytest.raises(ConfigError, match=r"deepfakebench_meso4 runs at 256 px only .* set image_size = 256"):
         dfbench.load_detector("deepfakebench_meso4", input_size=64)
+
+
+def test_univfds_probe_beside_the_backbone_is_part_of_the_weights_digest(written, tmp_path):
+    import shutil
+
+    from dfbench.detectors import create_detector
+    from dfbench.train.checkpoint import load_weights
+
+    _, path = written("univfd_clip_vitl14")
+    copy = tmp_path / "copy"
+    shutil.copytree(path.parent, copy)
+    det = create_detector("univfd_clip_vitl14", input_size=(32, 32), **SMALL_CLIP)
+    before = load_weights(det, copy / path.name)
+    probe = torch.load(copy / "fc_weights.pth", weights_only=True)
+    torch.save(OrderedDict(weight=probe["weight"] + 1, bias=probe["bias"]), copy / "fc_weights.pth")
+    assert load_weights(det, copy / path.name) != before  # another probe is another detector
+
+
+def test_a_renamed_copy_of_a_twin_layout_is_not_guessed(written, tmp_path):
+    """Xception and CORE share keys and shapes: a file under neither released name is neither."""
+    from dfbench.detectors.public.zoo import find_weights
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "xception_best.pth").write_bytes(written("deepfakebench_xception")[1].read_bytes())
+    (shelf / "renamed.pth").write_bytes(written("deepfakebench_core")[1].read_bytes())
+    found, _ = find_weights(shelf)
+    assert [(f.layout.name, f.path.name) for f in found] == [("deepfakebench_xception", "xception_best.pth")]

@@ -238,9 +238,17 @@ def test_a_defended_entry_without_an_audit_is_marked_not_audited(results, cache_
     entries = {e["defenses"]: e for e in (json.loads(p.read_text()) for p in (root / "mini").glob("*.json"))}
     assert entries["Jpeg(quality=75)"]["audit"][0]["status"] == "not audited"
     assert "audit" not in entries[""]  # a plain, undefended detector: nothing to prove beyond its attacks
-    (results / "audits.json").write_text('{"not": "a list"}')
-    bad = submit(results, tmp_path / "lb2", cache_dir, "--allow-flags")
-    assert bad.exit_code == 2 and "is not a list of dfbench audits" in bad.output
+    record = {"detector": "test_tiny_cnn", "training": "", "defenses": "", "channel": "", "weights_sha256": "0" * 64,
+              "dataset": "mini", "image_size": 32, "precision": "float32", "adaptive": False, "not_audited": "",
+              "attacks": ["fgsm"], "norm": "linf", "eps": 0.03, "samples": 4, "testable": 4, "successes": 4,
+              "success_rate": 1.0, "interval": [0.5, 1.0], "fails_binarization_test": False}
+    for broken in ({"not": "a list"}, [{**record, "adaptive": "yes"}], [{**record, "successes": 9}],
+                   [{**record, "eps": float("inf")}], [{k: v for k, v in record.items() if k != "norm"}]):
+        (results / "audits.json").write_text(json.dumps(broken))
+        bad = submit(results, tmp_path / "lb2", cache_dir, "--allow-flags")
+        assert bad.exit_code == 2 and "audits file" in bad.output, (broken, bad.output)
+    (results / "audits.json").write_text(json.dumps([record]))  # a valid audit of other weights: not this entry's
+    assert submit(results, tmp_path / "lb3", cache_dir, "--allow-flags").exit_code == 0
 
 
 @pytest.mark.slow

@@ -42,6 +42,9 @@ class Audit:
     channel: str = ""
     adaptive: bool = False
     weights_sha256: str = ""
+    dataset: str = ""
+    image_size: int = 0
+    precision: str = "float32"
     result: BinarizationResult | None = None
     not_audited: str = ""
 
@@ -53,6 +56,7 @@ class Audit:
         r = self.result
         return {"detector": self.detector, "training": self.training, "defenses": self.defenses,
                 "channel": self.channel, "adaptive": self.adaptive, "weights_sha256": self.weights_sha256,
+                "dataset": self.dataset, "image_size": self.image_size, "precision": self.precision,
                 "view": self.view, "attacks": self.attacks, "not_audited": self.not_audited, **({} if r is None else {
                     "norm": r.norm, "eps": r.eps, "samples": len(r.outcomes), "testable": r.testable,
                     "successes": r.successes, "success_rate": r.success_rate, "interval": r.interval,
@@ -112,7 +116,8 @@ def audit_grid(grid: Grid, cache_dir: Path, norm: str = "linf", eps: float | Non
             chain = view.name if view is not None else ""
             channel = view is not None and view.channel
             audit = Audit(spec.name, spec.training_name, view_name(view, adaptive), names,
-                          "" if channel else chain, chain if channel else "", adaptive, trained.weights_sha256)
+                          "" if channel else chain, chain if channel else "", adaptive, trained.weights_sha256,
+                          grid.dataset, grid.image_size, grid.precision)
             audits.append(audit)
             try:
                 audit.result = audit_view(base, view, adaptive, attacks, split.images, split.labels, norm, eps, n,
@@ -128,9 +133,14 @@ def audit_view(base: Detector, view: DefenseSpec | None, adaptive: bool, attacks
                seed: int) -> BinarizationResult:
     """The test on the first ``n`` samples the view classifies correctly."""
     scored = view.build(base) if view is not None else base
-    with torch.no_grad():
-        right = scored.predict(images) == labels
-    chosen = images[right][:n]
+    chosen, step = [], 64
+    with torch.no_grad():  # in batches, until n are found: a real split at 380 px does not fit one pass
+        for start in range(0, len(images), step):
+            batch = images[start:start + step]
+            chosen.append(batch[scored.predict(batch) == labels[start:start + step]])
+            if sum(len(c) for c in chosen) >= n:
+                break
+    picked = torch.cat(chosen)[:n] if chosen else images[:0]
 
     def build(binarized: Detector) -> tuple[Detector, Detector]:
         if view is None:
@@ -138,7 +148,7 @@ def audit_view(base: Detector, view: DefenseSpec | None, adaptive: bool, attacks
         viewed = view.build(binarized)
         return viewed, view.attack_target(binarized, viewed, adaptive)
 
-    return binarization_test(base, attacks, chosen, norm, eps, build, adaptive,
+    return binarization_test(base, attacks, picked, norm, eps, build, adaptive,
                              view.eot_samples if view is not None else 1, n_inner, closeness, seed)
 
 

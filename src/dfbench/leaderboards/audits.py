@@ -17,18 +17,38 @@ from .entry import attack_mode
 
 AUDITS_FILE = "audits.json"
 FLAG = "fails_binarization_test"
-KEYS = ("detector", "training", "defenses", "channel", "weights_sha256")
+KEYS = ("detector", "training", "defenses", "channel", "weights_sha256", "dataset", "image_size", "precision")
+TYPES: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(KEYS, str), "image_size": int, "adaptive": bool, "not_audited": str, "attacks": list}
+RESULT: dict[str, type | tuple[type, ...]] = {
+    "norm": str, "eps": (int, float), "samples": int, "testable": int, "successes": int,
+    "fails_binarization_test": bool}
 
 
 def read_audits(out: Path) -> list[dict[str, Any]]:
-    """The audits of a results folder ([] when it has none)."""
+    """The audits of a results folder ([] when it has none), each checked for the fields submit reads."""
     path = Path(out) / AUDITS_FILE
     if not path.exists():
         return []
     audits = read_json(path, "audits file")
-    if not isinstance(audits, list) or not all(isinstance(a, dict) and all(k in a for k in KEYS) for a in audits):
+    if not isinstance(audits, list) or not all(isinstance(a, dict) and _valid(a) for a in audits):
         raise DfbenchError(f"audits file {path} is not a list of dfbench audits (write it with `dfbench audit --out`)")
     return audits
+
+
+def _valid(audit: dict[str, Any]) -> bool:
+    types = {**TYPES, **({} if audit.get("not_audited") else RESULT)}
+    if not all(isinstance(audit.get(k), t) and not (t is int and isinstance(audit.get(k), bool))
+               for k, t in types.items()):
+        return False
+    if audit.get("not_audited"):
+        return True
+    rate, interval = audit.get("success_rate"), audit.get("interval")
+    counts_ok = 0 <= audit["successes"] <= audit["testable"] <= audit["samples"] and 0 <= audit["eps"] <= 1000
+    rate_ok = (rate is None and audit["testable"] == 0) or (isinstance(rate, float | int) and 0 <= rate <= 1)
+    interval_ok = interval is None or (isinstance(interval, list) and len(interval) == 2
+                                       and all(isinstance(v, float | int) and 0 <= v <= 1 for v in interval))
+    return counts_ok and rate_ok and interval_ok and audit["norm"] in ("linf", "l2")
 
 
 def summary(audit: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +68,9 @@ def attach_audits(entries: list[dict[str, Any]], audits: list[dict[str, Any]]) -
     without one as not audited."""
     for entry in entries:
         channel = entry.get("channel", "")
-        own = [summary(a) for a in audits if (a["detector"], a["training"], a["defenses"], a["channel"],
-                                              a["weights_sha256"]) == (entry["detector"], entry["training"],
-                                                                      entry["defenses"], channel,
-                                                                      entry["weights_sha256"])]
+        mine = (entry["detector"], entry["training"], entry["defenses"], channel, entry["weights_sha256"],
+                entry["dataset"]["name"], entry["dataset"]["image_size"], entry.get("precision", "float32"))
+        own = [summary(a) for a in audits if tuple(a[k] for k in KEYS) == mine]
         if own:
             entry["audit"] = sorted(own, key=lambda a: a["attack_mode"])
         elif entry["defenses"] or channel or entry["training"]:
@@ -62,5 +81,5 @@ def attach_audits(entries: list[dict[str, Any]], audits: list[dict[str, Any]]) -
             entry["flag_details"] = dict(sorted({**entry["flag_details"], FLAG: [
                 {"cell": f"binarization test {a['attack_mode'] or 'undefended'} {a['norm']} {a['eps']:.6g}: "
                          f"{a['successes']}/{a['testable']} provably breakable samples broken",
-                 "adv_acc": a["success_rate"]} for a in failed]}.items()))
+                 "adv_acc": 1 - a["success_rate"]} for a in failed]}.items()))  # the readout's accuracy under attack
             entry["flags"] = sorted(entry["flag_details"])

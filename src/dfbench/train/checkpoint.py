@@ -123,7 +123,9 @@ def load_weights(detector: Detector, path: Path) -> str:
     layout = getattr(detector, "layout", None)  # a public project's checkpoint (detectors/public)
     if layout is not None:
         check_release(layout, path, digest)
-    state = layout.read(path) if layout is not None else read_checkpoint(path)
+    state, companions = layout.read_sources(path) if layout is not None else (read_checkpoint(path), [])
+    if companions:  # weights read from beside the file (UnivFD's probe) are part of what the digest names
+        digest = hashlib.sha256("".join([digest, *map(sha256_file, companions)]).encode()).hexdigest()
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")
     expected, found = set(detector.state_dict()), set(state)

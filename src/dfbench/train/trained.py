@@ -12,10 +12,10 @@ from typing import Any
 import torch
 
 from ..data import create_dataset
-from ..detectors import Detector, create_detector
+from ..detectors import Detector, create_detector, detectors
 from ..detectors.fingerprint import code_fingerprint
 from ..detectors.from_file import HF_PREFIX
-from ..detectors.hf import load_huggingface
+from ..detectors.hf import folder_digest, load_huggingface
 from ..detectors.per_frame import PerFrame, for_modality
 from ..errors import ConfigError
 from .checkpoint import Card, cache_path, claim_cache, load_weights, read_card, save_checkpoint
@@ -178,8 +178,12 @@ def trained_detector(name: str, dataset: str, image_size: int, cache_dir: Path, 
                                **detector_kwargs)
     inner = create_detector(name, input_size=(image_size, image_size), **detector_kwargs)
     if weights is None and inner.pretrained_from is not None:  # its weights came with it: nothing to train
+        if training:
+            raise ConfigError(f"{name} comes with its own weights ({inner.pretrained_from}): dfbench does not "
+                              f"train it, so it takes no training recipe (got {training})")
         detector = for_modality(inner, modality, name)
-        return Trained(detector.eval(), inner.pretrained_from, code, detector.threshold, None)
+        return Trained(detector.eval(), inner.pretrained_from, folder_digest(inner.pretrained_from),
+                       detector.threshold, None)
     stale = weights is None and path.exists() and _stale(name, path, data_fingerprint,
                                                          detector_fingerprint(inner, image_size, detector_kwargs))
     if weights is None and (stale or not path.exists()):
@@ -223,10 +227,10 @@ def load_detector(name: str | Path, weights: str | Path | None = None,
     """
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
     folder = str(name).removeprefix(HF_PREFIX)
-    if str(name).startswith(HF_PREFIX) or Path(folder).is_dir():
-        if weights is not None:
-            raise ConfigError(f"{folder} is a Hugging Face folder: its weights are in it (weights= is for "
-                              "registered detectors)")
+    if str(name).startswith(HF_PREFIX) or (str(name) not in detectors and Path(folder).is_dir()):
+        if weights is not None or params:
+            raise ConfigError(f"{folder} is a Hugging Face folder: its weights and conventions are in it "
+                              f"(weights= and {', '.join(params) or 'parameters'} are for registered detectors)")
         hf = load_huggingface(folder, fake_labels, real_label, tuple(size) if size else None)  # type: ignore[arg-type]
         hf.threshold = float(threshold) if threshold is not None else 0.5
         return hf

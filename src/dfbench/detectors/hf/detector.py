@@ -102,7 +102,7 @@ def load_huggingface(folder: str | Path, fake_labels: Sequence[str] | None = Non
                      input_size: tuple[int, int] | None = None) -> HuggingFaceClassifier:
     """The classifier saved in ``folder``, as a Detector in eval mode (see the module docstring)."""
     folder = Path(folder)
-    config, processor = check_folder(folder)
+    config, _ = check_folder(folder)
     where = f"Hugging Face model {folder}"
     if config.get("auto_map"):
         raise ConfigError(f"{where}: config.json's auto_map asks to run code shipped with the model; dfbench runs "
@@ -115,15 +115,28 @@ def load_huggingface(folder: str | Path, fake_labels: Sequence[str] | None = Non
         id2label = {int(k): str(v) for k, v in raw.items()}
     except ValueError:
         raise ConfigError(f"{where}: config.json's id2label keys are not class indices: {list(raw)[:5]}") from None
-    polar = polarity(id2label, where, fake_labels, real_label)
-    steps = parse(processor, where)
+    polar = polarity(id2label, where, fake_labels, real_label)  # before transformers: a bad label costs nothing
     transformers = require_transformers()
+    try:  # transformers reads its own config: its class defaults and its reading of the keys apply
+        processor_object = transformers.AutoImageProcessor.from_pretrained(str(folder), local_files_only=True,
+                                                                           trust_remote_code=False)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{where}: transformers could not read preprocessor_config.json: {first[:300]}") from None
+    steps = parse(processor_object, where)
     try:
-        model = transformers.AutoModelForImageClassification.from_pretrained(
-            str(folder), local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32)
+        model, info = transformers.AutoModelForImageClassification.from_pretrained(
+            str(folder), local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
+            output_loading_info=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{where}: transformers could not build it: {first[:300]}") from None
+    gaps = {k: list(v) for k, v in info.items() if k in ("missing_keys", "mismatched_keys") and v}
+    if gaps:  # transformers would start them from random values: every score would be noise
+        shown = "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v[:4]))}{' ...' if len(v) > 4 else ''}"
+                          for k, v in gaps.items())
+        raise CheckpointError(f"{where}: its weights do not fill the model ({shown}); transformers would "
+                              "initialize them at random")
     log.info("%s: %s, %s", folder, type(model).__name__, polar.describe(id2label))
     return HuggingFaceClassifier(model.eval(), steps, polar, folder, input_size).eval()
 

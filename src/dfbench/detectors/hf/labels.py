@@ -4,7 +4,8 @@ Published classifiers disagree: ``{0: "Deepfake", 1: "Realism"}``, ``{0: "Fake",
 ``{0: "Artificial", 1: "Deepfake", 2: "Real"}``. A label is read as words (case and punctuation
 ignored: ``"AI-generated"`` -> ``ai generated``); a word of :data:`FAKE_WORDS` makes it fake-like,
 one of :data:`REAL_WORDS` real-like, both or neither unrecognised. Two classes need one of each;
-more classes need exactly one real-like label and at least one fake-like (P(fake) = 1 - P(real)).
+more classes need exactly one real-like label and at least one fake-like (P(fake) = 1 - P(real):
+every label that is not the real one counts as fake, a recognized fake-like one or not).
 Anything else is refused in one line that lists the labels and the argument that settles it.
 """
 
@@ -75,6 +76,8 @@ def polarity(id2label: Mapping[int, str], where: str, fake_labels: Sequence[str]
             raise ConfigError(f"{where}: fake_labels and real_label must split the labels ({shown}) in two")
         return Polarity(n, fake, real)
     if fake_labels is not None:
+        if not fake_labels:
+            raise ConfigError(f"{where}: fake_labels is empty: name at least one fake label ({shown})")
         fake = tuple(sorted({by_name[f] for f in fake_labels}))
         if len(fake) == n:
             raise ConfigError(f"{where}: fake_labels names every label ({shown}); leave at least one real")

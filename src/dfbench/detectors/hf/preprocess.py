@@ -19,6 +19,7 @@ image pads black pixels, -mean / std once normalized).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,6 @@ from ...errors import ConfigError
 from ..crop import center_crop
 
 RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}  # PIL's codes, as processors store them
-DEFAULT_MEAN, DEFAULT_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -61,52 +61,89 @@ class Preprocess:
                 kw: dict[str, Any] = {} if self.mode == "nearest" else {"antialias": True, "align_corners": False}
                 x = F.interpolate(x, size=size, mode=self.mode, **kw)
         if self.crop is not None:
-            x = center_crop(x, self.crop, fill)
+            x = center_crop(x, self.crop, fill, floor=True)  # transformers' offsets: (h - th) // 2
         return x
 
 
+# The processor classes whose steps dfbench reproduces (each checked against the real one in the tests or by
+# reading it): resize, centre crop, rescale, normalize and nothing else. Others (EfficientNet's second
+# normalization, MobileViT's BGR flip, LeViT's scaled shortest edge, PoolFormer's crop_pct) are refused.
+SUPPORTED = ("ViTImageProcessor", "DeiTImageProcessor", "BeitImageProcessor", "SiglipImageProcessor",
+             "CLIPImageProcessor", "ConvNextImageProcessor")
+PIXEL_CHANGING = ("include_top", "do_flip_channel_order", "do_pad", "rescale_offset")  # refused when on
+
+
 def _size(value: Any, where: str, key: str) -> tuple[int, int] | tuple[int, int, str]:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value, value
+    """(H, W) of ``{"height", "width"}``, or (S, 0, "shortest_edge"); transformers' own reading of the config."""
+    if value is not None and not isinstance(value, dict):  # a SizeDict (transformers 5) or a dict
+        value = {k: getattr(value, k) for k in ("height", "width", "shortest_edge", "longest_edge")
+                 if getattr(value, k, None) is not None}
     if isinstance(value, dict):
-        if set(value) == {"height", "width"} and all(isinstance(v, int) and v > 0 for v in value.values()):
+        if set(value) == {"height", "width"} and all(_positive_int(v) for v in value.values()):
             return value["height"], value["width"]
-        if set(value) == {"shortest_edge"} and isinstance(value["shortest_edge"], int) and value["shortest_edge"] > 0:
+        if set(value) == {"shortest_edge"} and _positive_int(value["shortest_edge"]):
             return value["shortest_edge"], 0, "shortest_edge"
     raise ConfigError(f"{where}: preprocessor_config.json {key} = {value!r} is not a size dfbench reads "
-                      "({'height': H, 'width': W}, {'shortest_edge': S} or an integer)")
+                      "({'height': H, 'width': W} or {'shortest_edge': S})")
 
 
-def parse(config: dict[str, Any], where: str) -> Preprocess:
-    """The :class:`Preprocess` of a ``preprocessor_config.json``'s contents."""
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _number(value: Any, where: str, key: str, low: float = 0.0, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not low < value <= high:
+        raise ConfigError(f"{where}: preprocessor_config.json {key} = {value!r} is not a number in ({low}, {high}]")
+    return float(value)
+
+
+def _three(value: Any, where: str, key: str, positive: bool) -> tuple[float, float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise ConfigError(f"{where}: preprocessor_config.json {key} = {value!r} is not three numbers (R, G, B)")
+    return tuple(_number(v, where, key, 0.0 if positive else -math.inf) for v in value)  # type: ignore[return-value]
+
+
+def kind(name: str) -> str:
+    """``ViTImageProcessorFast`` / ``ViTFeatureExtractor`` -> ``ViTImageProcessor``."""
+    return name.removesuffix("Fast").replace("FeatureExtractor", "ImageProcessor")
+
+
+def parse(processor: Any, where: str) -> Preprocess:
+    """The :class:`Preprocess` of a transformers image processor (built from the folder's config by
+    transformers itself, so its class defaults and its reading of the config apply)."""
+    name = kind(type(processor).__name__)
+    if name not in SUPPORTED:
+        raise ConfigError(f"{where}: its image processor {name} has steps dfbench does not reproduce (supported: "
+                          f"{', '.join(SUPPORTED)})")
+    on = [k for k in PIXEL_CHANGING if getattr(processor, k, None)]
+    crop_pct = getattr(processor, "crop_pct", None)
+    if on or (crop_pct is not None and name != "ConvNextImageProcessor"):
+        raise ConfigError(f"{where}: preprocessor_config.json turns on {', '.join(on) or 'crop_pct'}, a step dfbench "
+                          "does not reproduce")
     resize = crop = None
     mode = "bilinear"
-    if config.get("do_resize", True) and "size" in config:
-        size = _size(config["size"], where, "size")
-        resample = config.get("resample", 2)
+    if getattr(processor, "do_resize", False):
+        size = _size(processor.size, where, "size")
+        resample = int(processor.resample)
         if resample not in RESAMPLE:
             raise ConfigError(f"{where}: preprocessor_config.json resample = {resample!r} is not one dfbench "
                               f"applies ({', '.join(f'{k} ({v})' for k, v in RESAMPLE.items())})")
         mode = RESAMPLE[resample]
-        crop_pct = config.get("crop_pct")
-        if "ConvNext" in str(config.get("image_processor_type", "")) and len(size) == 3 and crop_pct:
+        if name == "ConvNextImageProcessor" and len(size) == 3:
             s = size[0]  # ConvNeXt: below 384, resize the short side to s / crop_pct, then crop s x s
-            resize, crop = ((int(s / crop_pct), 0), (s, s)) if s < 384 else ((s, s), None)
+            pct = _number(crop_pct, where, "crop_pct", 0.0, 1.0)
+            resize, crop = ((int(s / pct), 0), (s, s)) if s < 384 else ((s, s), None)
         else:
             resize = (size[0], size[1])
-    if config.get("do_center_crop", False) and "crop_size" in config:
-        c = _size(config["crop_size"], where, "crop_size")
+    if getattr(processor, "do_center_crop", False):
+        c = _size(processor.crop_size, where, "crop_size")
         crop = (c[0], c[0]) if len(c) == 3 else (c[0], c[1])
-    r = float(config.get("rescale_factor", 1 / 255)) if config.get("do_rescale", True) else 1.0
-    mean, std = DEFAULT_MEAN, DEFAULT_STD
-    if config.get("do_normalize", True):
-        mean, std = tuple(config.get("image_mean", mean)), tuple(config.get("image_std", std))
-    else:
-        mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    if len(mean) != 3 or len(std) != 3 or not all(isinstance(v, int | float) for v in (*mean, *std)) \
-            or any(s <= 0 for s in std) or r <= 0:
-        raise ConfigError(f"{where}: preprocessor_config.json image_mean / image_std / rescale_factor are not three "
-                          f"means, three positive stds and a positive factor ({mean}, {std}, {r})")
+    r = _number(processor.rescale_factor, where, "rescale_factor") if getattr(processor, "do_rescale", False) else 1.0
+    mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    if getattr(processor, "do_normalize", False):
+        mean = _three(processor.image_mean, where, "image_mean", positive=False)
+        std = _three(processor.image_std, where, "image_std", positive=True)
     scale = 255.0 * r  # x in [0, 1] is pixel / 255
-    return Preprocess(resize, mode, crop, tuple(m / scale for m in mean),  # type: ignore[arg-type]
-                      tuple(s / scale for s in std))  # type: ignore[arg-type]
+    return Preprocess(resize, mode, crop, (mean[0] / scale, mean[1] / scale, mean[2] / scale),
+                      (std[0] / scale, std[1] / scale, std[2] / scale))

@@ -69,14 +69,19 @@ class Layout:
     def read(self, path: Path) -> dict[str, torch.Tensor]:
         """The state dict in ``path``, unwrapped, prefixes stripped, variants renamed, with the keys of a
         companion file beside it (UnivFD's ``fc_weights.pth``) where ``path`` lacks them."""
-        state = self.unwrap(read_checkpoint(path), path)
+        return self.read_sources(path)[0]
+
+    def read_sources(self, path: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
+        """:meth:`read`, and the companion files it read (their bytes belong to the weights' digest)."""
+        state, used = self.unwrap(read_checkpoint(path), path), []
         for prefix, file in self.companions:
             beside = Path(path).with_name(file)
             if not any(k.startswith(prefix) for k in state) and beside.is_file():
                 extra = read_checkpoint(beside)
                 if isinstance(extra, Mapping) and all(isinstance(v, torch.Tensor) for v in extra.values()):
                     state.update({prefix + str(k): v for k, v in extra.items()})
-        return state
+                    used.append(beside)
+        return state, used
 
     def unwrap(self, raw: Any, path: Path) -> dict[str, torch.Tensor]:
         """The state dict inside a checkpoint's contents ``raw``, prefixes stripped, variants renamed."""
@@ -106,7 +111,7 @@ def read_checkpoint(path: Path) -> Any:
     try:
         if path.suffix == ".safetensors":
             return load_file(str(path))
-        if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+        if zipfile.is_zipfile(path) and _torchscript(path):
             raise CheckpointError(f"checkpoint {path} is a TorchScript archive (OpenAI's CLIP releases are): its code "
                                   "would run, so dfbench never loads it; convert it once to safetensors in your own "
                                   "environment (docs: the univfd_clip_vitl14 layout)")
@@ -120,6 +125,12 @@ def read_checkpoint(path: Path) -> Any:
         raise
     except (SafetensorError, OSError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"checkpoint {path} could not be read: {str(exc).splitlines()[0]}") from None
+
+
+def _torchscript(path: Path) -> bool:
+    """A TorchScript archive: a torch zip with ``constants.pkl`` (and its code) beside the data."""
+    with zipfile.ZipFile(path) as archive:
+        return any(n.endswith("constants.pkl") for n in archive.namelist())
 
 
 def key_diff(expected: set[str], found: set[str], limit: int = 5) -> str:

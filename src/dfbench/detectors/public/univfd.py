@@ -5,7 +5,8 @@ A frozen CLIP ViT-L/14 image tower (``encode_image``: the 768-d projected class 
 normalized) and a linear probe ``fc`` (768 -> 1) released as ``fc_weights.pth`` (``{"weight":
 [1, 768], "bias": [1]}``). ``validate.py``: centre crop 224 (no resize), CLIP mean/std; sigmoid = fake.
 
-OpenAI's ``ViT-L-14.pt`` is a TorchScript archive: dfbench never loads it (its code would run).
+OpenAI's ``ViT-L-14.pt`` (sha256 b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836, the
+folder of its URL) is a TorchScript archive: dfbench never loads it (its code would run).
 Convert it once in your own CLIP environment (``pip install git+https://github.com/openai/CLIP``)::
 
     import clip, torch
@@ -38,8 +39,7 @@ LAYOUT = declare(Layout(
     preprocessing="centre crop 224 (no resize; smaller images are zero-padded), CLIP mean/std",
     face_crop="none: whole images", video="image level",
     weights="OpenAI's ViT-L-14.pt converted to safetensors (see univfd.py) + UnivFD's fc_weights.pth beside it",
-    releases=(Release("univfd_clip_vitl14.safetensors"),
-              Release("ViT-L-14.pt", "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836")),
+    releases=(Release("univfd_clip_vitl14.safetensors"),),  # OpenAI's ViT-L-14.pt is TorchScript: converted first
     signature=(("visual.conv1.weight", (1024, 3, 14, 14)), ("visual.proj", (1024, 768))),
     companions=(("fc.", "fc_weights.pth"),)))
 

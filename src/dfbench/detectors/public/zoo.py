@@ -101,9 +101,8 @@ def find_weights(folder: Path) -> tuple[list[Found], list[str]]:
         except CheckpointError as exc:
             log.warning("%s skipped: %s", path.name, exc)
             continue
-        fresh = [lay for lay in layouts if lay.name not in found]
-        if len(fresh) == 1:  # two layouts with one signature (Xception, CORE) need the file's released name
-            found[fresh[0].name] = Found(fresh[0], path, "keys and shapes")
+        if len(layouts) == 1 and layouts[0].name not in found:  # one signature of two layouts (Xception and
+            found[layouts[0].name] = Found(layouts[0], path, "keys and shapes")  # CORE) needs the released name
             used.add(path)
     missing = [f"{lay.name}: not in {folder} (expected {' or '.join(r.file for r in lay.releases) or 'a file'}; "
                f"{lay.weights})" for lay in LAYOUTS.values() if lay.name not in found]
