@@ -13,10 +13,13 @@ FRAMES = 3  # clip length for video detectors
 @pytest.fixture(params=detectors.names(), scope="module")
 def detector(request) -> Detector:
     torch.manual_seed(0)
-    return create_detector(request.param, input_size=(SIZE, SIZE) if request.param not in FIXED else None).eval()
+    params = SMALL.get(request.param, {})
+    return create_detector(request.param, input_size=(SIZE, SIZE) if request.param not in FIXED else None,
+                           **params).eval()
 
 
 FIXED = {name for name, layout in LAYOUTS.items() if layout.fixed_size}  # these run at their project's size only
+SMALL = {"univfd_clip_vitl14": {"resolution": 28, "width": 64, "layers": 2, "heads": 2}}  # ViT-L's code, narrow
 
 
 def batch(detector: Detector, n: int, **kwargs) -> torch.Tensor:
