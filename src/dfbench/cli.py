@@ -60,7 +60,7 @@ def run(
     """Run a grid of detector x attack x epsilon; resumes where a previous run stopped."""
     from .benchmark.driver import run_grid
     from .benchmark.executors import make_executor
-    from .benchmark.grid import load_grid
+    from .benchmark.grid import load_grid, require_detectors
     from .benchmark.overrides import override, zoo_grids
     from .benchmark.store import Store
     from .benchmark.workload import progress_bar
@@ -73,7 +73,7 @@ def run(
         raise DfbenchError("--weights-dir chooses the detectors: give it without --detector, --model or --weights")
     spec = override(load_grid(grid), detector_names=detector, models=model, weights=weights, dataset=dataset,
                     data_root=data_root, faces=faces, precision=precision, max_samples=max_samples)
-    specs, missing = zoo_grids(spec, weights_dir) if weights_dir is not None else ([spec], [])
+    specs, missing = zoo_grids(spec, weights_dir) if weights_dir is not None else ([require_detectors(spec)], [])
     for line in missing:
         typer.echo(f"not found: {line}", err=True)
     runner, target, cache = make_executor(executor, workers, address), resolve_device(device), cache_folder(cache)

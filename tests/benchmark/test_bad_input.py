@@ -88,3 +88,20 @@ def test_malformed_grid_files_get_one_clear_line(grid, message, tmp_path):
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_a_grid_of_attacks_only_takes_its_detector_from_the_command_line(tmp_path, monkeypatch):
+    """A grid without [[detectors]] is complete once --model (or --detector, --weights-dir) names one;
+    without one it is one line, not a run of nothing."""
+    from typer.testing import CliRunner
+
+    from dfbench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g.toml").write_text('name = "g"\nseed = 0\nbatch_size = 48\n[data]\ndataset = "mini"\n'
+                                     'image_size = 32\nmax_samples = 48\n[[attacks]]\nname = "fgsm"\neps = ["4/255"]\n')
+    cli, env = CliRunner(), {"DFBENCH_CACHE": str(tmp_path / "cache")}
+    bare = cli.invoke(app, ["run", "--grid", "g.toml"], env=env)
+    assert bare.exit_code == 2 and "names no detector: give one with --detector" in bare.output.splitlines()[-1]
+    ran = cli.invoke(app, ["run", "--grid", "g.toml", "--detector", "test_tiny_cnn", "--out", "res"], env=env)
+    assert ran.exit_code == 0 and "1 cells: 1 run" in ran.output, ran.output

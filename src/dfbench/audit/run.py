@@ -20,7 +20,7 @@ import torch
 from ..attacks import create_attack
 from ..attacks.base import Attack
 from ..benchmark.cells import Cell, DefenseSpec, DetectorSpec
-from ..benchmark.grid import Grid
+from ..benchmark.grid import Grid, require_detectors
 from ..benchmark.prepare import load_trained
 from ..data import create_dataset
 from ..detectors.base import Detector
@@ -97,6 +97,7 @@ def audit_grid(grid: Grid, cache_dir: Path, norm: str = "linf", eps: float | Non
                hardened_only: bool = False) -> list[Audit]:
     """Every view of every detector of ``grid``, audited at (``norm``, ``eps``: the headline by default);
     ``hardened_only``: the views whose numbers rest on a defense, a channel or a training recipe."""
+    require_detectors(grid)
     eps = headline_eps(grid, norm) if eps is None else eps
     attacks = grid_attacks(grid, norm, eps)
     names = [f"{a.name}" for a in attacks]

@@ -22,7 +22,7 @@ import torch
 from ..errors import ConfigError
 from ..train.trained import Trained
 from .executors import Executor, InProcess
-from .grid import Grid
+from .grid import Grid, require_detectors
 from .jobs import RunSummary, pending_records
 from .plan import plan
 from .prepare import load_for_grid, train_surrogates
@@ -44,6 +44,7 @@ def run_grid(grid: Grid, store: Store, cache_dir: Path, on_progress: Progress | 
     per transaction, as they stream back. ``given``: detectors handed in by name (``dfbench.evaluate``),
     which only the in-process executor can run.
     """
+    require_detectors(grid)
     progress = on_progress or Progress()
     summary = RunSummary(total=len(grid.cells()))
     if given and executor is not None and not isinstance(executor, InProcess):

@@ -123,6 +123,14 @@ class Grid:
         return units
 
 
+def require_detectors(grid: Grid) -> Grid:
+    """``grid`` when it names a detector, else a one-line error saying how to give one."""
+    if not grid.detectors:
+        raise ConfigError(f"grid {grid.name!r} names no detector: give one with --detector, --model or --weights-dir "
+                          "(or [[detectors]] in the grid file)")
+    return grid
+
+
 def check_precision(precision: Any, where: str) -> str:
     if precision not in PRECISIONS:
         raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, got {precision!r}"
@@ -263,9 +271,11 @@ def parse_grid(doc: dict, where: str = "grid", given: Mapping[str, Detector] | N
     batch_size = integer(doc.get("batch_size", 64), f"{where}: batch_size", lo=1, hi=1 << 16)
     precision = check_precision(doc.get("precision", "float32"), f"{where}: precision")
 
+    # A grid may leave its detectors to the command line (--detector, --model, --weights-dir): run_grid
+    # refuses a grid that still has none. An empty list is a mistake, said here.
     dets = [parse_detector(entry, f"{where} detectors[{i}]", given or {}, image_size)
-            for i, entry in enumerate(require(doc, "detectors", list, where))]
-    if not dets:
+            for i, entry in enumerate(require(doc, "detectors", list, where) if "detectors" in doc else [])]
+    if not dets and "detectors" in doc:
         raise ConfigError(f"{where}: no detectors")
     names = [(d.name, json.dumps(d.params, sort_keys=True), json.dumps(d.training, sort_keys=True), d.weights)
              for d in dets]
