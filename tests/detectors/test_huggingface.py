@@ -172,6 +172,11 @@ def test_a_grid_runs_a_folder_as_model_hf_without_training_it(tmp_path, monkeypa
     records = Store(tmp_path / "res" / "results.sqlite").records()
     assert records.detector.tolist() == ["hf.vit"] and records.detector_source.iloc[0].startswith("hf:vit@")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))  # no training
+    submitted = cli.invoke(app, ["submit", "--out", "res", "--leaderboards", "lb", "--weights", "vit"], env=env)
+    assert submitted.exit_code == 0, submitted.output  # the folder is the weights: its digest is the entry's
+    (tmp_path / "vit" / "config.json").write_text((tmp_path / "vit" / "config.json").read_text() + " ")
+    changed = cli.invoke(app, ["submit", "--out", "res", "--leaderboards", "lb2", "--weights", "vit"], env=env)
+    assert changed.exit_code == 2 and "not the weights hf.vit was evaluated with" in changed.output
 
 
 def test_weights_that_do_not_fill_the_model_are_refused(tmp_path):

@@ -370,7 +370,14 @@ def test_univfds_probe_beside_the_backbone_is_part_of_the_weights_digest(written
     before = load_weights(det, copy / path.name)
     probe = torch.load(copy / "fc_weights.pth", weights_only=True)
     torch.save(OrderedDict(weight=probe["weight"] + 1, bias=probe["bias"]), copy / "fc_weights.pth")
-    assert load_weights(det, copy / path.name) != before  # another probe is another detector
+    after = load_weights(det, copy / path.name)
+    assert after != before  # another probe is another detector
+    from dfbench.errors import CheckpointError as Refused
+    from dfbench.train.checkpoint import verify_weights
+
+    verify_weights(copy / path.name, after, "univfd", "univfd_clip_vitl14")  # submit counts the probe as load does
+    with pytest.raises(Refused, match="not the weights univfd was evaluated with"):
+        verify_weights(copy / path.name, before, "univfd", "univfd_clip_vitl14")
 
 
 def test_a_renamed_copy_of_a_twin_layout_is_not_guessed(written, tmp_path):

@@ -268,7 +268,7 @@ def verify_weights(entry: dict, folder: Path) -> None:
         raise EntryError(f"entry {entry['name']!r}: weights file {entry['weights_file']} lies outside the "
                          "leaderboard folder")
     try:
-        check_weights_file(path, entry["weights_sha256"], f"entry {entry['name']!r}")
+        check_weights_file(path, entry["weights_sha256"], f"entry {entry['name']!r}", entry["detector"])
     except CheckpointError as exc:  # its message names the entry already
         raise EntryError(str(exc)) from None
 

@@ -21,7 +21,7 @@ def attach_weights(entry: dict, weights: Path | None, cache_dir: Path, root: Pat
     if path is None:
         raise DfbenchError(f"{entry['detector']}: no weights with sha256 {entry['weights_sha256'][:12]}... in "
                            f"{cache_dir}; pass --weights PATH")
-    verify_weights(path, entry["weights_sha256"], entry["detector"])
+    verify_weights(path, entry["weights_sha256"], entry["detector"], entry["detector"])
     folder = (root / entry["dataset"]["name"]).resolve()
     if path.resolve().is_relative_to(root.resolve()):  # publishable with the leaderboard: name it
         entry["weights_file"] = os.path.relpath(path.resolve(), folder)

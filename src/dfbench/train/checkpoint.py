@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from .. import __version__
 from ..detectors.base import Detector
-from ..detectors.public.layout import key_diff, looks_like, read_checkpoint
+from ..detectors.public.layout import LAYOUTS, Layout, key_diff, looks_like, read_checkpoint
 from ..detectors.public.zoo import check_release
 from ..errors import CheckpointError, DfbenchError
 from ..safe_files import claim_folder, read_json
@@ -124,8 +124,7 @@ def load_weights(detector: Detector, path: Path) -> str:
     if layout is not None:
         check_release(layout, path, digest)
     state, companions = layout.read_sources(path) if layout is not None else (read_checkpoint(path), [])
-    if companions:  # weights read from beside the file (UnivFD's probe) are part of what the digest names
-        digest = hashlib.sha256("".join([digest, *map(sha256_file, companions)]).encode()).hexdigest()
+    digest = with_companions(digest, companions)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict")
     expected, found = set(detector.state_dict()), set(state)
@@ -180,14 +179,36 @@ def find_weights(sha256: str, cache_dir: Path) -> Path | None:
     return None
 
 
-def verify_weights(path: Path, sha256: str, what: str) -> None:
-    """The one weights check: ``path`` is a readable file whose sha256 is ``sha256``; else a
-    CheckpointError that names ``what`` was evaluated with those weights."""
+def with_companions(digest: str, companions: list[Path]) -> str:
+    """A file's sha256 joined with the files its layout read beside it (UnivFD's probe): what the digest names."""
+    if not companions:
+        return digest
+    return hashlib.sha256("".join([digest, *map(sha256_file, companions)]).encode()).hexdigest()
+
+
+def weights_digest(path: Path, layout: Layout | None = None) -> str:
+    """The sha256 that names the weights at ``path``, as :func:`load_weights` records it: a file's bytes
+    (with its layout's companion files), or a Hugging Face folder's files (``detectors.hf.folder_digest``)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        from ..detectors.hf import folder_digest
+
+        return folder_digest(path)
+    digest = sha256_file(path)
+    if layout is None or not layout.companions:
+        return digest
+    return with_companions(digest, layout.read_sources(path)[1])
+
+
+def verify_weights(path: Path, sha256: str, what: str, detector: str = "") -> None:
+    """The one weights check: ``path`` (a file, or a Hugging Face folder) holds the weights named ``sha256``;
+    else a CheckpointError that names ``what`` was evaluated with those weights. ``detector``'s public
+    layout, if it has one, counts companion files as :func:`load_weights` counts them."""
+    path = Path(path)
+    if not path.exists():
         raise CheckpointError(f"weights file {path} not found")
     try:
-        digest = sha256_file(path)
+        digest = weights_digest(path, LAYOUTS.get(detector))
     except OSError as exc:
         raise CheckpointError(f"weights file {path}: cannot read: {exc.strerror}") from None
     if digest != sha256:
