@@ -238,13 +238,11 @@ def test_a_release_whose_published_sha256_differs_is_named_in_a_warning(tmp_path
     assert "x's release released.pth but its sha256 differs" in caplog.text
 
 
-def test_the_readme_layout_table_is_generated_from_the_declarations():
-    from pathlib import Path
-
+def test_the_docs_layout_table_is_generated_from_the_declarations():
     from dfbench.detectors.public.zoo import markdown_table
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert markdown_table() in readme, "README's zoo table differs from the declarations: paste markdown_table()"
+    docs = (Path(__file__).parents[2] / "docs" / "zoo.md").read_text()
+    assert markdown_table() in docs, "docs/zoo.md's table differs from the declarations: paste markdown_table()"
 
 
 def test_univfd_pads_a_small_image_with_black_as_torchvision_does(written):

@@ -5,7 +5,7 @@ folder of downloaded weights has each one.
   shapes alone (``Layout.signature``), never from its name; nothing is unpickled.
 - :func:`find_weights`: the zoo detectors whose weights lie in a folder, by released file name,
   else by identity (a file named otherwise), each file used once.
-- :func:`markdown_table`: the README's layout table, generated from the declarations.
+- :func:`markdown_table`: docs/zoo.md's layout table, generated from the declarations.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def find_weights(folder: Path) -> tuple[list[Found], list[str]]:
 
 
 def markdown_table() -> str:
-    """One row per declared layout: the README's table, generated here (a test keeps the README equal)."""
+    """One row per declared layout: docs/zoo.md's table, generated here (a test keeps the two equal)."""
     rows = ["| name | project | architecture | trained on | input | preprocessing | output | released files | "
             "reported (paper) |", "|---|---|---|---|---|---|---|---|---|"]
     for lay in sorted(LAYOUTS.values(), key=lambda lay: lay.name):
